@@ -1,0 +1,49 @@
+#pragma once
+// Communicator over Gloo's TCP transport, for CPU ranks (on one host or several).
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "worker/comm/communicator.h"
+
+namespace gloo {
+class Context;
+}
+
+namespace dsm {
+
+struct GlooOptions {
+  int rank = 0;
+  int world_size = 1;
+  std::string rendezvous_address;  // host:port of a Rendezvous service
+  std::string group_name = "tp";   // keys are prefixed with it, so groups can share a store
+  std::string bind_host = "127.0.0.1";  // address this rank listens on for its peers
+  // Bounds both the rendezvous and every collective: a rank that cannot reach its peers
+  // gets DEADLINE_EXCEEDED instead of waiting forever.
+  std::chrono::milliseconds timeout = std::chrono::seconds(60);
+};
+
+class GlooCommunicator : public Communicator {
+ public:
+  static absl::StatusOr<std::unique_ptr<GlooCommunicator>> Connect(const GlooOptions& options);
+  ~GlooCommunicator() override;
+
+  int rank() const override { return rank_; }
+  int world_size() const override { return world_size_; }
+  absl::Status AllReduceSum(float* data, size_t count) override;
+  absl::Status AllGather(const float* in, size_t count, float* out) override;
+
+ private:
+  GlooCommunicator() = default;
+
+  int rank_ = 0;
+  int world_size_ = 1;
+  std::chrono::milliseconds timeout_{0};
+  uint32_t next_tag_ = 0;
+  std::shared_ptr<gloo::Context> context_;
+};
+
+}  // namespace dsm

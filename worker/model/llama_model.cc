@@ -1,0 +1,173 @@
+#include "worker/model/llama_model.h"
+
+#include <cmath>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+#include "kernels/cpu/attention.h"
+#include "kernels/cpu/matmul.h"
+
+namespace dsm {
+
+LlamaModel::LlamaModel(ModelConfig config, ShardSpec shard, LlamaWeights weights,
+                       KvCache* kv_cache, Communicator* comm, ThreadPool* pool)
+    : config_(std::move(config)),
+      shard_(shard),
+      local_(LocalDims(config_, shard.world_size)),
+      weights_(std::move(weights)),
+      kv_cache_(kv_cache),
+      comm_(comm),
+      pool_(pool),
+      rope_(config_.max_position_embeddings, config_.head_dim, config_.rope_theta,
+            config_.rope_linear_factor) {}
+
+absl::Status LlamaModel::Validate(std::span<const SequenceInput> batch) const {
+  const int64_t block_size = static_cast<int64_t>(kv_cache_->block_size());
+  for (size_t s = 0; s < batch.size(); ++s) {
+    const SequenceInput& seq = batch[s];
+    if (seq.token_ids.empty()) {
+      return absl::InvalidArgumentError(absl::StrCat("sequence ", s, " feeds no tokens"));
+    }
+    for (int32_t id : seq.token_ids) {
+      if (id < 0 || id >= config_.vocab_size) {
+        return absl::InvalidArgumentError(absl::StrCat("token id ", id,
+                                                       " is outside the vocabulary [0, ",
+                                                       config_.vocab_size, ")"));
+      }
+    }
+    const int64_t end = seq.start_position + static_cast<int64_t>(seq.token_ids.size());
+    if (seq.start_position < 0 || end > config_.max_position_embeddings) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("positions [", seq.start_position, ", ", end,
+                       ") exceed the model context of ", config_.max_position_embeddings));
+    }
+    const int64_t blocks_needed = (end + block_size - 1) / block_size;
+    if (static_cast<int64_t>(seq.block_table.size()) < blocks_needed) {
+      return absl::InvalidArgumentError(absl::StrCat("block table of ", seq.block_table.size(),
+                                                     " blocks cannot hold ", end, " positions"));
+    }
+    for (int64_t b = 0; b < blocks_needed; ++b) {
+      const int32_t block = seq.block_table[b];
+      if (block < 0 || static_cast<size_t>(block) >= kv_cache_->num_blocks()) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "KV block ", block, " is outside the pool of ", kv_cache_->num_blocks()));
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<float>> LlamaModel::Forward(std::span<const SequenceInput> batch) {
+  if (absl::Status s = Validate(batch); !s.ok()) return s;
+  const size_t hidden = config_.hidden_size;
+  const size_t block_size = kv_cache_->block_size();
+
+  // Flatten the batch: per token its position, KV slot and attention query.
+  std::vector<int32_t> ids;
+  std::vector<int64_t> positions;
+  std::vector<std::pair<int32_t, int64_t>> slots;  // (block, slot)
+  std::vector<AttentionQuery> queries;
+  std::vector<size_t> logit_rows;
+  for (const SequenceInput& seq : batch) {
+    for (size_t i = 0; i < seq.token_ids.size(); ++i) {
+      const int64_t pos = seq.start_position + static_cast<int64_t>(i);
+      ids.push_back(seq.token_ids[i]);
+      positions.push_back(pos);
+      slots.emplace_back(seq.block_table[pos / block_size], pos % block_size);
+      queries.push_back(AttentionQuery{pos, seq.block_table.data()});
+    }
+    if (seq.want_logits) logit_rows.push_back(ids.size() - 1);
+  }
+  const size_t n = ids.size();
+
+  // Vocab-parallel embedding: each rank fills the rows it owns, the all-reduce the rest.
+  hidden_.assign(n * hidden, 0.0f);
+  const int64_t vocab_begin = shard_.rank * local_.vocab;
+  const OwnedMatrix& embedding = weights_.embedding;
+  for (size_t t = 0; t < n; ++t) {
+    const int64_t row = ids[t] - vocab_begin;
+    if (row < 0 || row >= local_.vocab) continue;
+    const uint8_t* src = embedding.bytes.get() + row * hidden * DTypeSize(embedding.dtype);
+    for (size_t i = 0; i < hidden; ++i) hidden_[t * hidden + i] = LoadAsFloat(src, embedding.dtype, i);
+  }
+  if (absl::Status s = comm_->AllReduceSum(hidden_.data(), hidden_.size()); !s.ok()) return s;
+
+  for (size_t l = 0; l < static_cast<size_t>(config_.num_hidden_layers); ++l) {
+    if (absl::Status s = Layer(l, n, queries, positions, slots); !s.ok()) return s;
+  }
+
+  // Final norm and the vocab-parallel lm_head on the rows that need logits only.
+  const size_t rows = logit_rows.size();
+  if (rows == 0) return std::vector<float>();
+  normed_.resize(rows * hidden);
+  for (size_t r = 0; r < rows; ++r) {
+    RmsNorm(hidden_.data() + logit_rows[r] * hidden, weights_.final_norm.data(), 1, hidden,
+            static_cast<float>(config_.rms_norm_eps), normed_.data() + r * hidden);
+  }
+  const size_t vl = local_.vocab;
+  std::vector<float> local_logits(rows * vl);
+  MatMul(*pool_, normed_.data(), rows, weights_.output_matrix().view(), local_logits.data());
+  const size_t world = shard_.world_size;
+  std::vector<float> gathered(world * rows * vl);
+  if (absl::Status s = comm_->AllGather(local_logits.data(), local_logits.size(), gathered.data());
+      !s.ok())
+    return s;
+  std::vector<float> logits(rows * config_.vocab_size);
+  for (size_t r = 0; r < rows; ++r) {
+    for (size_t w = 0; w < world; ++w) {
+      std::memcpy(logits.data() + r * config_.vocab_size + w * vl,
+                  gathered.data() + (w * rows + r) * vl, vl * sizeof(float));
+    }
+  }
+  return logits;
+}
+
+absl::Status LlamaModel::Layer(size_t index, size_t n, const std::vector<AttentionQuery>& queries,
+                               const std::vector<int64_t>& positions,
+                               const std::vector<std::pair<int32_t, int64_t>>& slots) {
+  const LlamaLayerWeights& w = weights_.layers[index];
+  const size_t hidden = config_.hidden_size;
+  const size_t d = config_.head_dim;
+  const size_t q_width = local_.heads * d;
+  const size_t kv_width = local_.kv_heads * d;
+  const size_t qkv_width = q_width + 2 * kv_width;
+  const size_t inter = local_.intermediate;
+  const float eps = static_cast<float>(config_.rms_norm_eps);
+
+  // Attention block.
+  normed_.resize(n * hidden);
+  RmsNorm(hidden_.data(), w.input_norm.data(), n, hidden, eps, normed_.data());
+  qkv_.resize(n * qkv_width);
+  MatMul(*pool_, normed_.data(), n, w.qkv.view(), qkv_.data());
+  attn_.resize(n * q_width);
+  std::vector<float> q(n * q_width);
+  for (size_t t = 0; t < n; ++t) {
+    float* row = qkv_.data() + t * qkv_width;
+    rope_.Apply(row, local_.heads, positions[t]);
+    rope_.Apply(row + q_width, local_.kv_heads, positions[t]);
+    std::memcpy(q.data() + t * q_width, row, q_width * sizeof(float));
+    std::memcpy(kv_cache_->KeySlot(index, slots[t].first, slots[t].second), row + q_width,
+                kv_width * sizeof(float));
+    std::memcpy(kv_cache_->ValueSlot(index, slots[t].first, slots[t].second),
+                row + q_width + kv_width, kv_width * sizeof(float));
+  }
+  PagedAttention(*pool_, q.data(), n, queries.data(), local_.heads, kv_cache_->Layer(index),
+                 1.0f / std::sqrt(static_cast<float>(d)), attn_.data());
+  proj_.resize(n * hidden);
+  MatMul(*pool_, attn_.data(), n, w.o.view(), proj_.data());
+  if (absl::Status s = comm_->AllReduceSum(proj_.data(), proj_.size()); !s.ok()) return s;
+  AddInPlace(hidden_.data(), proj_.data(), n * hidden);
+
+  // MLP block.
+  RmsNorm(hidden_.data(), w.post_attention_norm.data(), n, hidden, eps, normed_.data());
+  gate_up_.resize(n * 2 * inter);
+  MatMul(*pool_, normed_.data(), n, w.gate_up.view(), gate_up_.data());
+  act_.resize(n * inter);
+  SiluMul(gate_up_.data(), n, inter, act_.data());
+  MatMul(*pool_, act_.data(), n, w.down.view(), proj_.data());
+  if (absl::Status s = comm_->AllReduceSum(proj_.data(), proj_.size()); !s.ok()) return s;
+  AddInPlace(hidden_.data(), proj_.data(), n * hidden);
+  return absl::OkStatus();
+}
+
+}  // namespace dsm

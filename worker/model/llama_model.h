@@ -1,0 +1,62 @@
+#pragma once
+// The LLaMA forward pass of one tensor-parallel rank over a batch that mixes prefill
+// chunks and decode tokens of different sequences.
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "common/model_config.h"
+#include "kernels/cpu/ops.h"
+#include "kernels/cpu/thread_pool.h"
+#include "worker/comm/communicator.h"
+#include "worker/kv_cache.h"
+#include "worker/model/llama_weights.h"
+
+namespace dsm {
+
+// The tokens one sequence feeds in a step.
+struct SequenceInput {
+  std::span<const int32_t> token_ids;
+  int64_t start_position = 0;
+  std::span<const int32_t> block_table;  // covers [0, start_position + token_ids.size())
+  bool want_logits = false;              // logits after the last token
+};
+
+class LlamaModel {
+ public:
+  LlamaModel(ModelConfig config, ShardSpec shard, LlamaWeights weights, KvCache* kv_cache,
+             Communicator* comm, ThreadPool* pool);
+
+  // Checks ids, positions and block tables before any state is touched, so a bad input
+  // fails alone with a message naming the problem.
+  absl::Status Validate(std::span<const SequenceInput> batch) const;
+
+  // Runs the batch; writes K/V of every token into the cache. Returns full-vocab logits
+  // [number of sequences with want_logits, vocab], in batch order, on every rank.
+  absl::StatusOr<std::vector<float>> Forward(std::span<const SequenceInput> batch);
+
+  const ModelConfig& config() const { return config_; }
+  const LlamaWeights& weights() const { return weights_; }
+
+ private:
+  absl::Status Layer(size_t index, size_t num_tokens, const std::vector<AttentionQuery>& queries,
+                     const std::vector<int64_t>& positions,
+                     const std::vector<std::pair<int32_t, int64_t>>& slots);
+
+  ModelConfig config_;
+  ShardSpec shard_;
+  ShardDims local_;
+  LlamaWeights weights_;
+  KvCache* kv_cache_;
+  Communicator* comm_;
+  ThreadPool* pool_;
+  RopeTable rope_;
+
+  // Activations, grown to the largest batch seen.
+  std::vector<float> hidden_, normed_, qkv_, attn_, proj_, gate_up_, act_;
+};
+
+}  // namespace dsm

@@ -1,0 +1,156 @@
+#include "worker/step_runner.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "kernels/cpu/matmul.h"
+#include "worker/checkpoint.h"
+#include "worker/sampler.h"
+
+namespace dsm {
+
+SamplingParams FromProto(const v1::SamplingParams& p) {
+  SamplingParams s;
+  s.temperature = p.temperature();
+  s.top_k = p.top_k();
+  s.top_p = p.top_p();
+  s.min_p = p.min_p();
+  s.repetition_penalty = p.repetition_penalty();
+  s.presence_penalty = p.presence_penalty();
+  s.frequency_penalty = p.frequency_penalty();
+  s.seed = p.seed();
+  s.logprobs = p.logprobs();
+  return s;
+}
+
+void ToProto(const SamplingParams& s, v1::SamplingParams* p) {
+  p->set_temperature(s.temperature);
+  p->set_top_k(s.top_k);
+  p->set_top_p(s.top_p);
+  p->set_min_p(s.min_p);
+  p->set_repetition_penalty(s.repetition_penalty);
+  p->set_presence_penalty(s.presence_penalty);
+  p->set_frequency_penalty(s.frequency_penalty);
+  p->set_seed(s.seed);
+  p->set_logprobs(s.logprobs);
+}
+
+absl::StatusOr<std::unique_ptr<StepRunner>> StepRunner::Create(const RunnerOptions& options,
+                                                               std::unique_ptr<Communicator> comm) {
+  absl::StatusOr<std::unique_ptr<Checkpoint>> checkpoint = Checkpoint::Open(options.model_dir);
+  if (!checkpoint.ok()) return checkpoint.status();
+  const ModelConfig& config = (*checkpoint)->config();
+  const ShardSpec shard{comm->rank(), comm->world_size()};
+  absl::StatusOr<LlamaWeights> weights = LoadLlamaWeights(**checkpoint, shard, options.progress);
+  if (!weights.ok()) return weights.status();
+
+  if (options.kv_block_size <= 0) return absl::InvalidArgumentError("--kv-block-size must be > 0");
+  const ShardDims local = LocalDims(config, shard.world_size);
+  const size_t block_bytes = KvCache::BlockBytes(config.num_hidden_layers, options.kv_block_size,
+                                                 local.kv_heads, config.head_dim);
+  const size_t blocks_per_context =
+      (config.max_position_embeddings + options.kv_block_size - 1) / options.kv_block_size;
+  const size_t num_blocks =
+      std::min<size_t>(options.kv_cache_bytes / block_bytes,
+                       blocks_per_context * std::max(1, options.max_sequences));
+  if (num_blocks < 1) {
+    return absl::ResourceExhaustedError(absl::StrCat("KV cache of ", options.kv_cache_bytes,
+                                                     " bytes holds no block of ", block_bytes,
+                                                     " bytes"));
+  }
+
+  auto runner = std::unique_ptr<StepRunner>(new StepRunner());
+  runner->pool_ = std::make_unique<ThreadPool>(options.threads > 0 ? options.threads
+                                                                   : DefaultThreadCount());
+  runner->kv_cache_ = std::make_unique<KvCache>(config.num_hidden_layers, num_blocks,
+                                                options.kv_block_size, local.kv_heads,
+                                                config.head_dim);
+  runner->comm_ = std::move(comm);
+  runner->model_ = std::make_unique<LlamaModel>(config, shard, *std::move(weights),
+                                                runner->kv_cache_.get(), runner->comm_.get(),
+                                                runner->pool_.get());
+  return runner;
+}
+
+v1::WorkerInfo StepRunner::Info() const {
+  const ModelConfig& c = model_->config();
+  v1::WorkerInfo info;
+  info.set_rank(comm_->rank());
+  info.set_world_size(comm_->world_size());
+  info.set_vocab_size(c.vocab_size);
+  info.set_max_position_embeddings(c.max_position_embeddings);
+  info.set_kv_block_size(static_cast<int32_t>(kv_cache_->block_size()));
+  info.set_kv_num_blocks(static_cast<int32_t>(kv_cache_->num_blocks()));
+  info.set_weight_bytes(static_cast<int64_t>(model_->weights().num_bytes()));
+  info.set_kv_cache_bytes(static_cast<int64_t>(kv_cache_->num_bytes()));
+  info.set_simd_target(MatMulTargetName());
+  info.set_threads(pool_->num_threads());
+  if (c.bos_token_id) info.set_bos_token_id(*c.bos_token_id);
+  if (c.eos_token_id) info.set_eos_token_id(*c.eos_token_id);
+  return info;
+}
+
+absl::StatusOr<v1::StepResponse> StepRunner::Step(const v1::StepRequest& request) {
+  for (uint64_t id : request.free_seq_ids()) sequences_.erase(id);
+
+  std::vector<SequenceInput> batch;
+  batch.reserve(request.sequences_size());
+  for (const v1::SequenceStep& seq : request.sequences()) {
+    batch.push_back(SequenceInput{
+        std::span<const int32_t>(seq.token_ids().data(), seq.token_ids().size()),
+        seq.start_position(),
+        std::span<const int32_t>(seq.block_table().data(), seq.block_table().size()),
+        seq.sample() || seq.return_logits()});
+  }
+  // Sampling parameters are checked before the forward pass, like the batch itself.
+  for (const v1::SequenceStep& seq : request.sequences()) {
+    if (seq.has_sampling()) {
+      if (absl::Status s = FromProto(seq.sampling()).Validate(); !s.ok()) return s;
+    } else if (seq.sample() && !sequences_.contains(seq.seq_id()) && comm_->rank() == 0) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("sequence ", seq.seq_id(), " samples without sampling parameters"));
+    }
+  }
+  absl::StatusOr<std::vector<float>> logits = model_->Forward(batch);
+  if (!logits.ok()) return logits.status();
+
+  v1::StepResponse response;
+  response.set_step_id(request.step_id());
+  const size_t vocab = model_->config().vocab_size;
+  size_t logits_row = 0;
+  for (size_t i = 0; i < batch.size(); ++i) {
+    const v1::SequenceStep& seq = request.sequences(static_cast<int>(i));
+    if (comm_->rank() == 0) {
+      SequenceState& state = sequences_[seq.seq_id()];
+      if (seq.has_sampling()) {
+        state.params = FromProto(seq.sampling());
+        state.prompt_length = seq.prompt_length();
+      }
+      state.tokens.resize(std::min<size_t>(state.tokens.size(), seq.start_position()));
+      state.tokens.insert(state.tokens.end(), seq.token_ids().begin(), seq.token_ids().end());
+    }
+    if (!batch[i].want_logits) continue;
+    std::span<const float> row(logits->data() + logits_row * vocab, vocab);
+    ++logits_row;
+    if (comm_->rank() != 0) continue;
+    SequenceState& state = sequences_[seq.seq_id()];
+    v1::SampledToken* token = response.add_tokens();
+    token->set_seq_id(seq.seq_id());
+    if (seq.return_logits()) token->mutable_logits()->Assign(row.begin(), row.end());
+    if (!seq.sample()) continue;
+    const size_t prompt = std::min<size_t>(state.prompt_length, state.tokens.size());
+    std::span<const int32_t> all(state.tokens);
+    SampleResult sampled =
+        Sample(row, state.params, all.first(prompt), all.subspan(prompt), all.size() - prompt);
+    token->set_token_id(sampled.token_id);
+    token->set_logprob(sampled.logprob);
+    for (const auto& [id, logprob] : sampled.top_logprobs) {
+      v1::TopLogprob* top = token->add_top_logprobs();
+      top->set_token_id(id);
+      top->set_logprob(logprob);
+    }
+  }
+  return response;
+}
+
+}  // namespace dsm

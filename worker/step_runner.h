@@ -1,0 +1,59 @@
+#pragma once
+// Executes scheduler steps on one rank: validates, runs the model forward, and on rank 0
+// samples. Keeps per-sequence sampling state (params, token history) between steps;
+// the driver owns everything else (which blocks, which tokens, when to stop).
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "common/sampling_params.h"
+#include "dsm/v1/worker.pb.h"
+#include "kernels/cpu/thread_pool.h"
+#include "worker/comm/communicator.h"
+#include "worker/kv_cache.h"
+#include "worker/model/llama_model.h"
+
+namespace dsm {
+
+struct RunnerOptions {
+  std::string model_dir;
+  int threads = 0;              // 0 = all cores this process may use
+  int kv_block_size = 16;
+  int64_t kv_cache_bytes = int64_t{1} << 30;
+  int max_sequences = 256;      // with a full context each, bounds the pool size
+  LoadProgress progress;        // weight loading progress, may be empty
+};
+
+class StepRunner {
+ public:
+  // Loads this rank's shard; `comm` decides rank and group size.
+  static absl::StatusOr<std::unique_ptr<StepRunner>> Create(const RunnerOptions& options,
+                                                            std::unique_ptr<Communicator> comm);
+
+  absl::StatusOr<v1::StepResponse> Step(const v1::StepRequest& request);
+  v1::WorkerInfo Info() const;
+
+ private:
+  struct SequenceState {
+    SamplingParams params;
+    int32_t prompt_length = 0;
+    std::vector<int32_t> tokens;  // every token fed so far, by position
+  };
+
+  StepRunner() = default;
+
+  std::unique_ptr<Communicator> comm_;
+  std::unique_ptr<ThreadPool> pool_;
+  std::unique_ptr<KvCache> kv_cache_;
+  std::unique_ptr<LlamaModel> model_;
+  absl::flat_hash_map<uint64_t, SequenceState> sequences_;
+};
+
+SamplingParams FromProto(const v1::SamplingParams& proto);
+void ToProto(const SamplingParams& params, v1::SamplingParams* proto);
+
+}  // namespace dsm

@@ -1,0 +1,130 @@
+// dsm-worker: serves one tensor-parallel rank of a model.
+//
+// Start-up: rank 0 first hosts the rendezvous store (on --rendezvous; port 0 picks one)
+// and prints "DSM_RENDEZVOUS host:port"; every rank loads its shard, joins the Gloo
+// group through the store, starts its Worker service and prints "DSM_WORKER_READY
+// host:port". Both lines go to stdout for the launcher; logs go to stderr.
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <memory>
+#include <string>
+
+#include <grpcpp/grpcpp.h>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/strings/str_cat.h"
+#include "worker/comm/gloo_communicator.h"
+#include "worker/comm/rendezvous_service.h"
+#include "worker/step_runner.h"
+#include "worker/worker_service.h"
+
+ABSL_FLAG(std::string, model, "", "HuggingFace model directory (config.json + safetensors)");
+ABSL_FLAG(int, rank, 0, "this worker's rank in its tensor-parallel group");
+ABSL_FLAG(int, tp, 1, "tensor-parallel group size");
+ABSL_FLAG(std::string, rendezvous, "127.0.0.1:0",
+          "host:port of the rendezvous store; rank 0 hosts it (port 0 = pick a free one)");
+ABSL_FLAG(std::string, host, "127.0.0.1", "address to listen on (Worker service and Gloo)");
+ABSL_FLAG(int, port, 0, "Worker service port (0 = pick a free one)");
+ABSL_FLAG(int, threads, 0, "compute threads (0 = all cores available to this process)");
+ABSL_FLAG(int, kv_block_size, 16, "positions per KV-cache block");
+ABSL_FLAG(int64_t, kv_cache_mib, 1024, "KV-cache pool size of this rank in MiB");
+ABSL_FLAG(int, comm_timeout_s, 60, "seconds to wait for peers before failing");
+
+namespace dsm {
+namespace {
+
+int Fail(int rank, const absl::Status& status) {
+  std::fprintf(stderr, "dsm-worker rank %d: error: %s\n", rank, status.ToString().c_str());
+  return 1;
+}
+
+int Main() {
+  const int rank = absl::GetFlag(FLAGS_rank);
+  const int tp = absl::GetFlag(FLAGS_tp);
+  if (absl::GetFlag(FLAGS_model).empty()) {
+    return Fail(rank, absl::InvalidArgumentError("--model is required"));
+  }
+
+  std::string rendezvous = absl::GetFlag(FLAGS_rendezvous);
+  RendezvousService rendezvous_service;
+  std::unique_ptr<grpc::Server> rendezvous_server;
+  if (rank == 0 && tp > 1) {
+    grpc::ServerBuilder builder;
+    int port = 0;
+    builder.AddListeningPort(rendezvous, grpc::InsecureServerCredentials(), &port);
+    builder.RegisterService(&rendezvous_service);
+    rendezvous_server = builder.BuildAndStart();
+    if (!rendezvous_server || port == 0) {
+      return Fail(rank, absl::UnavailableError(
+                            absl::StrCat("cannot listen for rendezvous on ", rendezvous)));
+    }
+    rendezvous = absl::StrCat(rendezvous.substr(0, rendezvous.rfind(':')), ":", port);
+    std::printf("DSM_RENDEZVOUS %s\n", rendezvous.c_str());
+    std::fflush(stdout);
+  }
+
+  std::unique_ptr<Communicator> comm;
+  if (tp == 1) {
+    comm = std::make_unique<SingleRankCommunicator>();
+  } else {
+    GlooOptions options;
+    options.rank = rank;
+    options.world_size = tp;
+    options.rendezvous_address = rendezvous;
+    options.bind_host = absl::GetFlag(FLAGS_host);
+    options.timeout = std::chrono::seconds(absl::GetFlag(FLAGS_comm_timeout_s));
+    absl::StatusOr<std::unique_ptr<GlooCommunicator>> gloo = GlooCommunicator::Connect(options);
+    if (!gloo.ok()) return Fail(rank, gloo.status());
+    comm = *std::move(gloo);
+  }
+
+  RunnerOptions options;
+  options.model_dir = absl::GetFlag(FLAGS_model);
+  options.threads = absl::GetFlag(FLAGS_threads);
+  options.kv_block_size = absl::GetFlag(FLAGS_kv_block_size);
+  options.kv_cache_bytes = absl::GetFlag(FLAGS_kv_cache_mib) << 20;
+  const auto start = std::chrono::steady_clock::now();
+  auto last_report = start;
+  options.progress = [&](size_t done, size_t total) {
+    const auto now = std::chrono::steady_clock::now();
+    if (now - last_report < std::chrono::seconds(1) && done < total) return;
+    last_report = now;
+    std::fprintf(stderr, "dsm-worker rank %d: loaded %.1f / %.1f MiB in %.1f s\n", rank,
+                 done / 1048576.0, total / 1048576.0,
+                 std::chrono::duration<double>(now - start).count());
+  };
+  absl::StatusOr<std::unique_ptr<StepRunner>> runner = StepRunner::Create(options, std::move(comm));
+  if (!runner.ok()) return Fail(rank, runner.status());
+
+  WorkerService service(*std::move(runner));
+  grpc::ServerBuilder builder;
+  int port = 0;
+  const std::string address =
+      absl::StrCat(absl::GetFlag(FLAGS_host), ":", absl::GetFlag(FLAGS_port));
+  builder.AddListeningPort(address, grpc::InsecureServerCredentials(), &port);
+  builder.SetMaxReceiveMessageSize(256 << 20);
+  builder.SetMaxSendMessageSize(256 << 20);
+  builder.RegisterService(&service);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (!server || port == 0) {
+    return Fail(rank, absl::UnavailableError(absl::StrCat("cannot listen on ", address)));
+  }
+  std::printf("DSM_WORKER_READY %s:%d\n", absl::GetFlag(FLAGS_host).c_str(), port);
+  std::fflush(stdout);
+  service.WaitForShutdown();
+  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  if (rendezvous_server) rendezvous_server->Shutdown();
+  return 0;
+}
+
+}  // namespace
+}  // namespace dsm
+
+int main(int argc, char** argv) {
+  absl::ParseCommandLine(argc, argv);
+  return dsm::Main();
+}
