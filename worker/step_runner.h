@@ -53,7 +53,4 @@ class StepRunner {
   absl::flat_hash_map<uint64_t, SequenceState> sequences_;
 };
 
-SamplingParams FromProto(const v1::SamplingParams& proto);
-void ToProto(const SamplingParams& params, v1::SamplingParams* proto);
-
 }  // namespace dsm

@@ -125,9 +125,10 @@ absl::StatusOr<LlamaWeights> LoadLlamaWeights(const Checkpoint& checkpoint, cons
   // Bytes this rank copies, for progress reporting (weights in the config's dtype).
   const size_t elem = DTypeSize(c.torch_dtype);
   const size_t per_layer = (local.heads + 2 * local.kv_heads) * d * hidden +
-                           hidden * local.heads * d + 3 * local.intermediate * hidden;
-  const size_t total =
-      elem * (per_layer * c.num_hidden_layers + (tied ? 1 : 2) * local.vocab * hidden);
+                           hidden * local.heads * d + 3 * local.intermediate * hidden +
+                           2 * hidden;
+  const size_t total = elem * (per_layer * c.num_hidden_layers +
+                               (tied ? 1 : 2) * local.vocab * hidden + hidden);
   ShardLoader loader(checkpoint, progress, total);
 
   auto column_parallel = [&](const std::string& name, int64_t rows, int64_t local_rows) {

@@ -1,0 +1,157 @@
+#include "coordinator/scheduler.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "common/sampling_params_proto.h"
+
+namespace dsm {
+
+const char* FinishReasonName(FinishReason reason) {
+  switch (reason) {
+    case FinishReason::kNone:
+      return "none";
+    case FinishReason::kLength:
+      return "length";
+    case FinishReason::kEos:
+      return "eos";
+    case FinishReason::kStop:
+      return "stop";
+  }
+  return "?";
+}
+
+Scheduler::Scheduler(SchedulerConfig config)
+    : config_(std::move(config)), blocks_(config_.num_blocks) {}
+
+int32_t Scheduler::BlocksFor(const GenerationRequest& request) const {
+  // Blocks are reserved for the whole generation at admission, so a running sequence
+  // never waits for memory. (Preemption and lazy growth come with the server.)
+  const int64_t length = std::min<int64_t>(
+      static_cast<int64_t>(request.prompt_token_ids.size()) + request.max_tokens,
+      config_.context_length);
+  return static_cast<int32_t>((length + config_.block_size - 1) / config_.block_size);
+}
+
+absl::Status Scheduler::Add(GenerationRequest request) {
+  const int64_t prompt = static_cast<int64_t>(request.prompt_token_ids.size());
+  if (prompt == 0) return absl::InvalidArgumentError("the prompt is empty");
+  if (prompt >= config_.context_length) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("the prompt of ", prompt, " tokens leaves no room in the model context of ",
+                     config_.context_length, " tokens"));
+  }
+  if (request.max_tokens < 1) return absl::InvalidArgumentError("max_tokens must be at least 1");
+  if (BlocksFor(request) > blocks_.num_blocks()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "the request needs ", BlocksFor(request), " KV blocks but the pool has ",
+        blocks_.num_blocks(), "; raise --kv-cache-mib or lower max_tokens"));
+  }
+  if (absl::Status s = request.sampling.Validate(); !s.ok()) return s;
+  waiting_.push_back(std::move(request));
+  return absl::OkStatus();
+}
+
+v1::StepRequest Scheduler::NextStep() {
+  v1::StepRequest step;
+  step.set_step_id(next_step_id_++);
+  for (uint64_t id : to_free_) step.add_free_seq_ids(id);
+  to_free_.clear();
+  sampled_in_step_.clear();
+
+  // Admit waiting requests, oldest first, while blocks and slots allow.
+  while (!waiting_.empty() && static_cast<int>(running_.size()) < config_.max_running) {
+    absl::StatusOr<std::vector<int32_t>> blocks = blocks_.Allocate(BlocksFor(waiting_.front()));
+    if (!blocks.ok()) break;
+    Sequence seq;
+    seq.request = std::move(waiting_.front());
+    waiting_.pop_front();
+    seq.tokens = seq.request.prompt_token_ids;
+    seq.blocks = *std::move(blocks);
+    running_.emplace(seq.request.id, std::move(seq));
+  }
+
+  // Decodes first (one token each), then prefill chunks within the remaining budget.
+  int64_t budget = config_.max_batch_tokens;
+  for (int pass = 0; pass < 2; ++pass) {
+    for (auto& [id, seq] : running_) {
+      const int64_t pending = static_cast<int64_t>(seq.tokens.size()) - seq.num_computed;
+      const bool decoding = pending == 1 && seq.num_output > 0;
+      if (pending <= 0 || (pass == 0) != decoding || budget <= 0) continue;
+      const int64_t chunk = std::min(pending, budget);
+      budget -= chunk;
+      v1::SequenceStep* s = step.add_sequences();
+      s->set_seq_id(id);
+      s->mutable_token_ids()->Assign(seq.tokens.begin() + seq.num_computed,
+                                     seq.tokens.begin() + seq.num_computed + chunk);
+      s->set_start_position(seq.num_computed);
+      s->mutable_block_table()->Assign(seq.blocks.begin(), seq.blocks.end());
+      if (!seq.admitted_sent) {
+        ToProto(seq.request.sampling, s->mutable_sampling());
+        s->set_prompt_length(static_cast<int32_t>(seq.request.prompt_token_ids.size()));
+        seq.admitted_sent = true;
+      }
+      seq.num_computed += chunk;
+      if (seq.num_computed == static_cast<int64_t>(seq.tokens.size())) {
+        s->set_sample(true);
+        s->set_return_logits(seq.request.return_logits);
+        sampled_in_step_.push_back(id);
+      }
+    }
+  }
+  return step;
+}
+
+FinishReason Scheduler::CheckFinished(const Sequence& seq, int32_t token) const {
+  const GenerationRequest& r = seq.request;
+  if (!r.ignore_eos &&
+      std::find(config_.eos_token_ids.begin(), config_.eos_token_ids.end(), token) !=
+          config_.eos_token_ids.end()) {
+    return FinishReason::kEos;
+  }
+  if (std::find(r.stop_token_ids.begin(), r.stop_token_ids.end(), token) !=
+      r.stop_token_ids.end()) {
+    return FinishReason::kStop;
+  }
+  if (seq.num_output >= r.max_tokens ||
+      static_cast<int64_t>(seq.tokens.size()) >= config_.context_length) {
+    return FinishReason::kLength;
+  }
+  return FinishReason::kNone;
+}
+
+absl::StatusOr<std::vector<TokenEvent>> Scheduler::OnStepResult(const v1::StepResponse& response) {
+  if (response.tokens_size() != static_cast<int>(sampled_in_step_.size())) {
+    return absl::InternalError(absl::StrCat("rank 0 returned ", response.tokens_size(),
+                                            " tokens for ", sampled_in_step_.size(),
+                                            " sampling sequences"));
+  }
+  std::vector<TokenEvent> events;
+  for (const v1::SampledToken& t : response.tokens()) {
+    auto it = running_.find(t.seq_id());
+    if (it == running_.end()) {
+      return absl::InternalError(absl::StrCat("token for unknown sequence ", t.seq_id()));
+    }
+    Sequence& seq = it->second;
+    seq.tokens.push_back(t.token_id());
+    ++seq.num_output;
+    TokenEvent event;
+    event.request_id = t.seq_id();
+    event.token_id = t.token_id();
+    event.logprob = t.logprob();
+    for (const v1::TopLogprob& top : t.top_logprobs()) {
+      event.top_logprobs.emplace_back(top.token_id(), top.logprob());
+    }
+    event.logits.assign(t.logits().begin(), t.logits().end());
+    event.finish = CheckFinished(seq, t.token_id());
+    if (event.finish != FinishReason::kNone) {
+      blocks_.Free(seq.blocks);
+      to_free_.push_back(t.seq_id());
+      running_.erase(it);
+    }
+    events.push_back(std::move(event));
+  }
+  return events;
+}
+
+}  // namespace dsm

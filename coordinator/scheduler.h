@@ -1,0 +1,69 @@
+#pragma once
+// Iteration-level (continuous) batching for one worker group. Each step, running
+// sequences decode one token, sequences still prefilling take a chunk of their prompt,
+// and waiting requests are admitted while KV blocks and the step's token budget allow.
+// The scheduler owns all sequence state; workers only see steps.
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "coordinator/block_allocator.h"
+#include "coordinator/generation_request.h"
+#include "dsm/v1/worker.pb.h"
+
+namespace dsm {
+
+struct SchedulerConfig {
+  int32_t num_blocks = 0;
+  int32_t block_size = 16;
+  int64_t context_length = 0;
+  int32_t max_batch_tokens = 512;  // tokens fed per step (prefill chunks + decodes)
+  int32_t max_running = 256;
+  std::vector<int32_t> eos_token_ids;
+};
+
+class Scheduler {
+ public:
+  explicit Scheduler(SchedulerConfig config);
+
+  // Queues a request. INVALID_ARGUMENT if it can never run (empty prompt, longer than
+  // the context, more KV blocks than the pool holds).
+  absl::Status Add(GenerationRequest request);
+
+  bool HasWork() const { return !waiting_.empty() || !running_.empty(); }
+  int num_running() const { return static_cast<int>(running_.size()); }
+  int num_waiting() const { return static_cast<int>(waiting_.size()); }
+  int32_t free_blocks() const { return blocks_.num_free(); }
+
+  // The next step for the group; sequences finished since the last step are freed in it.
+  v1::StepRequest NextStep();
+
+  // Applies rank 0's answer to the step built last; returns the new tokens.
+  absl::StatusOr<std::vector<TokenEvent>> OnStepResult(const v1::StepResponse& response);
+
+ private:
+  struct Sequence {
+    GenerationRequest request;
+    std::vector<int32_t> tokens;  // prompt then output
+    int64_t num_computed = 0;     // tokens whose K/V are in the cache
+    std::vector<int32_t> blocks;
+    bool admitted_sent = false;   // sampling params already sent to the workers
+    int32_t num_output = 0;
+  };
+
+  int32_t BlocksFor(const GenerationRequest& request) const;
+  FinishReason CheckFinished(const Sequence& seq, int32_t token) const;
+
+  SchedulerConfig config_;
+  BlockAllocator blocks_;
+  std::deque<GenerationRequest> waiting_;
+  std::map<uint64_t, Sequence> running_;  // ordered by id: older requests first
+  std::vector<uint64_t> to_free_;
+  std::vector<uint64_t> sampled_in_step_;  // ids that sample in the step last built
+  uint64_t next_step_id_ = 0;
+};
+
+}  // namespace dsm

@@ -1,0 +1,148 @@
+#include "coordinator/worker_group.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <latch>
+#include <thread>
+
+#include <grpcpp/grpcpp.h>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "common/grpc_status.h"
+
+namespace dsm {
+namespace {
+
+// Reads stdout lines until one starts with `tag`; returns the rest of that line.
+absl::StatusOr<std::string> AwaitTag(ChildProcess& child, int rank, const std::string& tag,
+                                     std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    absl::StatusOr<std::string> line = child.ReadLine(std::max(left, std::chrono::milliseconds(1)));
+    if (!line.ok()) {
+      return absl::Status(line.status().code(), absl::StrCat("worker rank ", rank, " failed to start: ",
+                                                             line.status().message()));
+    }
+    if (absl::StartsWith(*line, tag + " ")) return line->substr(tag.size() + 1);
+  }
+}
+
+}  // namespace
+
+std::string DefaultWorkerBinary() {
+  if (const char* env = std::getenv("DSM_WORKER_BINARY")) return env;
+  std::error_code ec;
+  std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe", ec);
+  return (self.parent_path() / "dsm-worker").string();
+}
+
+absl::StatusOr<std::unique_ptr<WorkerGroup>> WorkerGroup::Launch(const WorkerGroupOptions& o) {
+  if (access(o.worker_binary.c_str(), X_OK) != 0) {
+    return absl::NotFoundError(absl::StrCat("worker binary ", o.worker_binary, " not found"));
+  }
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  const int threads = o.threads_per_rank > 0 ? o.threads_per_rank : std::max(1, cores / o.tp);
+  auto group = std::unique_ptr<WorkerGroup>(new WorkerGroup());
+  std::string rendezvous = "127.0.0.1:0";
+  for (int rank = 0; rank < o.tp; ++rank) {
+    std::vector<std::string> argv = {o.worker_binary,
+                                     "--model=" + o.model_dir,
+                                     absl::StrCat("--rank=", rank),
+                                     absl::StrCat("--tp=", o.tp),
+                                     "--rendezvous=" + rendezvous,
+                                     absl::StrCat("--threads=", threads),
+                                     absl::StrCat("--kv_cache_mib=", o.kv_cache_mib),
+                                     absl::StrCat("--kv_block_size=", o.kv_block_size),
+                                     absl::StrCat("--comm_timeout_s=", o.comm_timeout_s)};
+    absl::StatusOr<std::unique_ptr<ChildProcess>> child = ChildProcess::Spawn(argv);
+    if (!child.ok()) return child.status();
+    group->processes_.push_back(*std::move(child));
+    if (rank == 0 && o.tp > 1) {
+      absl::StatusOr<std::string> address =
+          AwaitTag(*group->processes_[0], 0, "DSM_RENDEZVOUS", std::chrono::seconds(30));
+      if (!address.ok()) return address.status();
+      rendezvous = *address;
+    }
+  }
+  // Wait for every rank together, so that one that fails early is reported at once
+  // rather than after its peers time out waiting for it.
+  std::vector<std::string> addresses(o.tp);
+  const auto deadline = std::chrono::steady_clock::now() + o.start_timeout;
+  for (int ready = 0; ready < o.tp;) {
+    for (int rank = 0; rank < o.tp; ++rank) {
+      if (!addresses[rank].empty()) continue;
+      absl::StatusOr<std::string> address = AwaitTag(*group->processes_[rank], rank,
+                                                     "DSM_WORKER_READY", std::chrono::milliseconds(50));
+      if (address.ok()) {
+        addresses[rank] = *address;
+        ++ready;
+      } else if (!absl::IsDeadlineExceeded(address.status()) ||
+                 std::chrono::steady_clock::now() > deadline) {
+        return address.status();
+      }
+    }
+  }
+  for (const std::string& address : addresses) {
+    grpc::ChannelArguments args;
+    args.SetMaxReceiveMessageSize(256 << 20);
+    args.SetMaxSendMessageSize(256 << 20);
+    group->stubs_.push_back(v1::Worker::NewStub(
+        grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args)));
+  }
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+  grpc::Status status = group->stubs_[0]->GetInfo(&context, v1::GetInfoRequest(), &group->info_);
+  if (!status.ok()) return FromGrpcStatus(status);
+  return group;
+}
+
+WorkerGroup::~WorkerGroup() { Shutdown(); }
+
+absl::StatusOr<v1::StepResponse> WorkerGroup::Step(const v1::StepRequest& request) {
+  const size_t n = stubs_.size();
+  std::vector<grpc::ClientContext> contexts(n);
+  std::vector<v1::StepResponse> responses(n);
+  std::vector<grpc::Status> statuses(n);
+  std::latch done(static_cast<std::ptrdiff_t>(n));
+  for (size_t r = 0; r < n; ++r) {
+    stubs_[r]->async()->Step(&contexts[r], &request, &responses[r], [&, r](grpc::Status s) {
+      statuses[r] = std::move(s);
+      done.count_down();
+    });
+  }
+  done.wait();
+  // Report the most telling failure: a dead process first, then rank 0's own error.
+  for (size_t r = 0; r < n; ++r) {
+    if (std::optional<int> exit = processes_[r]->TryWait()) {
+      return absl::UnavailableError(absl::StrCat("worker rank ", r, " died (",
+                                                 ChildProcess::DescribeWaitStatus(*exit), ")"));
+    }
+  }
+  for (size_t r = 0; r < n; ++r) {
+    if (!statuses[r].ok()) {
+      absl::Status s = FromGrpcStatus(statuses[r]);
+      return absl::Status(s.code(), absl::StrCat("worker rank ", r, ": ", s.message()));
+    }
+  }
+  return std::move(responses[0]);
+}
+
+void WorkerGroup::Shutdown() {
+  for (size_t r = 0; r < stubs_.size(); ++r) {
+    if (processes_[r]->TryWait()) continue;
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(2));
+    v1::ShutdownResponse response;
+    stubs_[r]->Shutdown(&context, v1::ShutdownRequest(), &response);
+  }
+  for (auto& process : processes_) process->WaitOrKill(std::chrono::seconds(5));
+  stubs_.clear();
+}
+
+}  // namespace dsm

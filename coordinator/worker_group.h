@@ -1,0 +1,53 @@
+#pragma once
+// One tensor-parallel group of worker processes: launched as children of this process,
+// driven step by step over the internal Worker service.
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "coordinator/child_process.h"
+#include "dsm/v1/worker.grpc.pb.h"
+
+namespace dsm {
+
+struct WorkerGroupOptions {
+  std::string worker_binary;  // path to dsm-worker
+  std::string model_dir;
+  int tp = 1;
+  int threads_per_rank = 0;  // 0 = the cores available divided among the ranks
+  int64_t kv_cache_mib = 1024;
+  int kv_block_size = 16;
+  int comm_timeout_s = 60;
+  std::chrono::seconds start_timeout{600};  // loading 7B weights takes a while
+};
+
+class WorkerGroup {
+ public:
+  static absl::StatusOr<std::unique_ptr<WorkerGroup>> Launch(const WorkerGroupOptions& options);
+  ~WorkerGroup();
+
+  // Rank 0's description (every rank has the same KV block count).
+  const v1::WorkerInfo& info() const { return info_; }
+
+  // Sends the step to every rank at once and returns rank 0's answer. Any rank's failure
+  // fails the step; a dead rank gives UNAVAILABLE naming it.
+  absl::StatusOr<v1::StepResponse> Step(const v1::StepRequest& request);
+
+  // Asks the workers to exit and reaps them.
+  void Shutdown();
+
+ private:
+  WorkerGroup() = default;
+
+  std::vector<std::unique_ptr<ChildProcess>> processes_;
+  std::vector<std::unique_ptr<v1::Worker::Stub>> stubs_;
+  v1::WorkerInfo info_;
+};
+
+// dsm-worker beside the running executable, or $DSM_WORKER_BINARY.
+std::string DefaultWorkerBinary();
+
+}  // namespace dsm

@@ -1,0 +1,154 @@
+// dsm: the dsmserve command line.
+//   dsm run --model DIR --tp N [--max-tokens N] [--temperature T] [--seed S] [--ignore-eos]
+//           --input prompts.jsonl       offline generation over a TP group of processes
+//   dsm make-model --out DIR [...]      writes a small random LLaMA checkpoint
+
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/str_cat.h"
+#include "tools/model_generator.h"
+#include "tools/run_command.h"
+
+ABSL_FLAG(std::string, model, "", "model directory (HF format)");
+ABSL_FLAG(int, tp, 1, "tensor-parallel size: worker processes in the group");
+ABSL_FLAG(int, max_tokens, 16, "tokens to generate per prompt");
+ABSL_FLAG(float, temperature, 0.0f, "sampling temperature; 0 = greedy");
+ABSL_FLAG(int, top_k, 0, "top-k sampling; 0 = off");
+ABSL_FLAG(float, top_p, 1.0f, "nucleus sampling mass, (0, 1]");
+ABSL_FLAG(float, min_p, 0.0f, "min-p sampling, [0, 1]");
+ABSL_FLAG(float, repetition_penalty, 1.0f, "HF repetition penalty; 1 = off");
+ABSL_FLAG(float, presence_penalty, 0.0f, "presence penalty, [-2, 2]");
+ABSL_FLAG(float, frequency_penalty, 0.0f, "frequency penalty, [-2, 2]");
+ABSL_FLAG(uint64_t, seed, 0, "sampling seed: same seed, same tokens");
+ABSL_FLAG(bool, ignore_eos, false, "keep generating after EOS");
+ABSL_FLAG(std::string, input, "-", "JSONL prompts file ('-' = stdin)");
+ABSL_FLAG(bool, logits, false, "add the full-vocab logits of every generated position");
+ABSL_FLAG(int, threads, 0, "compute threads per rank (0 = cores / tp)");
+ABSL_FLAG(int64_t, kv_cache_mib, 1024, "KV-cache pool per rank, MiB");
+ABSL_FLAG(int, kv_block_size, 16, "positions per KV block");
+ABSL_FLAG(int, max_batch_tokens, 512, "tokens per scheduler step (chunked prefill budget)");
+ABSL_FLAG(int, comm_timeout_s, 60, "seconds ranks wait for each other before failing");
+// make-model
+ABSL_FLAG(std::string, out, "", "make-model: output directory");
+ABSL_FLAG(int, layers, 2, "make-model: number of layers");
+ABSL_FLAG(int, hidden, 128, "make-model: hidden size");
+ABSL_FLAG(int, heads, 4, "make-model: attention heads");
+ABSL_FLAG(int, kv_heads, 4, "make-model: KV heads");
+ABSL_FLAG(int, intermediate, 344, "make-model: MLP intermediate size");
+ABSL_FLAG(int, vocab, 1024, "make-model: vocabulary size");
+ABSL_FLAG(int, context, 512, "make-model: max_position_embeddings");
+ABSL_FLAG(std::string, dtype, "bf16", "make-model: f32, f16 or bf16");
+ABSL_FLAG(int, shards, 1, "make-model: safetensors shards");
+ABSL_FLAG(bool, tie, false, "make-model: tie lm_head to the embedding");
+
+namespace dsm {
+namespace {
+
+int Fail(const absl::Status& status) {
+  std::fprintf(stderr, "dsm: error: %s\n", status.ToString().c_str());
+  return 1;
+}
+
+int RunMain() {
+  RunOptions o;
+  o.model_dir = absl::GetFlag(FLAGS_model);
+  if (o.model_dir.empty()) return Fail(absl::InvalidArgumentError("--model is required"));
+  o.tp = absl::GetFlag(FLAGS_tp);
+  o.max_tokens = absl::GetFlag(FLAGS_max_tokens);
+  o.sampling.temperature = absl::GetFlag(FLAGS_temperature);
+  o.sampling.top_k = absl::GetFlag(FLAGS_top_k);
+  o.sampling.top_p = absl::GetFlag(FLAGS_top_p);
+  o.sampling.min_p = absl::GetFlag(FLAGS_min_p);
+  o.sampling.repetition_penalty = absl::GetFlag(FLAGS_repetition_penalty);
+  o.sampling.presence_penalty = absl::GetFlag(FLAGS_presence_penalty);
+  o.sampling.frequency_penalty = absl::GetFlag(FLAGS_frequency_penalty);
+  o.sampling.seed = absl::GetFlag(FLAGS_seed);
+  o.ignore_eos = absl::GetFlag(FLAGS_ignore_eos);
+  o.return_logits = absl::GetFlag(FLAGS_logits);
+  o.threads_per_rank = absl::GetFlag(FLAGS_threads);
+  o.kv_cache_mib = absl::GetFlag(FLAGS_kv_cache_mib);
+  o.kv_block_size = absl::GetFlag(FLAGS_kv_block_size);
+  o.max_batch_tokens = absl::GetFlag(FLAGS_max_batch_tokens);
+  o.comm_timeout_s = absl::GetFlag(FLAGS_comm_timeout_s);
+  const std::string input = absl::GetFlag(FLAGS_input);
+  absl::Status status;
+  if (input == "-") {
+    status = RunOffline(o, std::cin, std::cout);
+  } else {
+    std::ifstream file(input);
+    if (!file) return Fail(absl::NotFoundError(absl::StrCat(input, ": cannot open input file")));
+    status = RunOffline(o, file, std::cout);
+  }
+  return status.ok() ? 0 : Fail(status);
+}
+
+int MakeModelMain() {
+  GeneratedModelSpec spec = TinyDeepSeekSpec();
+  const std::string out = absl::GetFlag(FLAGS_out);
+  if (out.empty()) return Fail(absl::InvalidArgumentError("--out is required"));
+  spec.num_hidden_layers = absl::GetFlag(FLAGS_layers);
+  spec.hidden_size = absl::GetFlag(FLAGS_hidden);
+  spec.num_attention_heads = absl::GetFlag(FLAGS_heads);
+  spec.num_key_value_heads = absl::GetFlag(FLAGS_kv_heads);
+  spec.intermediate_size = absl::GetFlag(FLAGS_intermediate);
+  spec.vocab_size = absl::GetFlag(FLAGS_vocab);
+  spec.max_position_embeddings = absl::GetFlag(FLAGS_context);
+  spec.num_shards = absl::GetFlag(FLAGS_shards);
+  spec.tie_word_embeddings = absl::GetFlag(FLAGS_tie);
+  spec.seed = absl::GetFlag(FLAGS_seed);
+  const std::string dtype = absl::GetFlag(FLAGS_dtype);
+  if (dtype == "f32") {
+    spec.dtype = DType::kF32;
+  } else if (dtype == "f16") {
+    spec.dtype = DType::kF16;
+  } else if (dtype != "bf16") {
+    return Fail(absl::InvalidArgumentError("--dtype must be f32, f16 or bf16"));
+  }
+  if (absl::Status s = WriteRandomModel(out, spec); !s.ok()) return Fail(s);
+  std::fprintf(stderr, "dsm: wrote %s\n", out.c_str());
+  return 0;
+}
+
+// Accepts --max-tokens as well as absl's --max_tokens spelling.
+std::vector<char*> NormalizeFlagNames(int argc, char** argv, std::vector<std::string>& storage) {
+  storage.assign(argv, argv + argc);
+  for (std::string& arg : storage) {
+    if (arg.rfind("--", 0) != 0) continue;
+    const size_t end = std::min(arg.find('='), arg.size());
+    for (size_t i = 2; i < end; ++i) {
+      if (arg[i] == '-') arg[i] = '_';
+    }
+  }
+  std::vector<char*> out;
+  for (std::string& arg : storage) out.push_back(arg.data());
+  return out;
+}
+
+}  // namespace
+}  // namespace dsm
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "dsm <command> [flags]\n  run         offline generation over a TP group\n"
+      "  make-model  write a random LLaMA checkpoint");
+  if (argc < 2) {
+    std::fprintf(stderr, "usage: %s\n", absl::ProgramUsageMessage().data());
+    return 2;
+  }
+  const std::string command = argv[1];
+  std::vector<std::string> storage;
+  std::vector<char*> args = dsm::NormalizeFlagNames(argc - 1, argv + 1, storage);
+  absl::ParseCommandLine(static_cast<int>(args.size()), args.data());
+  if (command == "run") return dsm::RunMain();
+  if (command == "make-model") return dsm::MakeModelMain();
+  std::fprintf(stderr, "dsm: unknown command '%s'\nusage: %s\n", command.c_str(),
+               absl::ProgramUsageMessage().data());
+  return 2;
+}

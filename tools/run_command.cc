@@ -1,0 +1,147 @@
+#include "tools/run_command.h"
+
+#include <istream>
+#include <map>
+#include <ostream>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "coordinator/scheduler.h"
+#include "coordinator/worker_group.h"
+#include "common/model_config.h"
+#include "nlohmann/json.hpp"
+#include "worker/model/shard_spec.h"
+
+namespace dsm {
+namespace {
+
+// Reads and checks every input line before any worker starts, so bad input costs nothing.
+absl::StatusOr<std::vector<GenerationRequest>> ReadRequests(const RunOptions& options,
+                                                            const ModelConfig& config,
+                                                            std::istream& input) {
+  std::vector<GenerationRequest> requests;
+  std::string line;
+  for (int line_number = 1; std::getline(input, line); ++line_number) {
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    auto bad = [&](const std::string& what) {
+      return absl::InvalidArgumentError(absl::StrCat("input line ", line_number, ": ", what));
+    };
+    nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
+    if (j.is_discarded() || !j.is_object()) return bad("not a JSON object");
+    auto ids = j.find("prompt_token_ids");
+    if (ids == j.end() || !ids->is_array()) {
+      return bad("needs \"prompt_token_ids\": [...] (text prompts need the tokenizer)");
+    }
+    GenerationRequest r;
+    r.id = requests.size();
+    for (const auto& id : *ids) {
+      if (!id.is_number_integer()) return bad("prompt_token_ids must be integers");
+      const int64_t v = id.get<int64_t>();
+      if (v < 0 || v >= config.vocab_size) {
+        return bad(absl::StrCat("token id ", v, " is outside the vocabulary [0, ",
+                                config.vocab_size, ")"));
+      }
+      r.prompt_token_ids.push_back(static_cast<int32_t>(v));
+    }
+    if (r.prompt_token_ids.empty()) return bad("prompt_token_ids is empty");
+    if (static_cast<int64_t>(r.prompt_token_ids.size()) >= config.max_position_embeddings) {
+      return bad(absl::StrCat("the prompt of ", r.prompt_token_ids.size(),
+                              " tokens is longer than the model context of ",
+                              config.max_position_embeddings, " tokens allows"));
+    }
+    r.sampling = options.sampling;
+    r.max_tokens = options.max_tokens;
+    r.ignore_eos = options.ignore_eos;
+    r.return_logits = options.return_logits;
+    if (auto v = j.find("max_tokens"); v != j.end()) {
+      if (!v->is_number_integer() || v->get<int64_t>() < 1) return bad("max_tokens must be >= 1");
+      r.max_tokens = v->get<int32_t>();
+    }
+    if (auto v = j.find("seed"); v != j.end()) {
+      if (!v->is_number_unsigned()) return bad("seed must be a non-negative integer");
+      r.sampling.seed = v->get<uint64_t>();
+    }
+    if (auto v = j.find("temperature"); v != j.end()) {
+      if (!v->is_number()) return bad("temperature must be a number");
+      r.sampling.temperature = v->get<float>();
+    }
+    if (absl::Status s = r.sampling.Validate(); !s.ok()) return bad(std::string(s.message()));
+    requests.push_back(std::move(r));
+  }
+  return requests;
+}
+
+}  // namespace
+
+absl::Status RunOffline(const RunOptions& options, std::istream& input, std::ostream& output) {
+  if (options.max_tokens < 1) return absl::InvalidArgumentError("--max-tokens must be >= 1");
+  if (absl::Status s = options.sampling.Validate(); !s.ok()) return s;
+  absl::StatusOr<ModelConfig> config = LoadModelConfig(options.model_dir);
+  if (!config.ok()) return config.status();
+  if (absl::Status s = ValidateShardable(*config, options.tp); !s.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(options.model_dir, ": ", s.message()));
+  }
+  absl::StatusOr<std::vector<GenerationRequest>> requests =
+      ReadRequests(options, *config, input);
+  if (!requests.ok()) return requests.status();
+  if (requests->empty()) return absl::OkStatus();
+
+  WorkerGroupOptions group_options;
+  group_options.worker_binary =
+      options.worker_binary.empty() ? DefaultWorkerBinary() : options.worker_binary;
+  group_options.model_dir = options.model_dir;
+  group_options.tp = options.tp;
+  group_options.threads_per_rank = options.threads_per_rank;
+  group_options.kv_cache_mib = options.kv_cache_mib;
+  group_options.kv_block_size = options.kv_block_size;
+  group_options.comm_timeout_s = options.comm_timeout_s;
+  absl::StatusOr<std::unique_ptr<WorkerGroup>> group = WorkerGroup::Launch(group_options);
+  if (!group.ok()) return group.status();
+
+  SchedulerConfig scheduler_config;
+  scheduler_config.num_blocks = (*group)->info().kv_num_blocks();
+  scheduler_config.block_size = (*group)->info().kv_block_size();
+  scheduler_config.context_length = config->max_position_embeddings;
+  scheduler_config.max_batch_tokens = options.max_batch_tokens;
+  if (config->eos_token_id) {
+    scheduler_config.eos_token_ids.push_back(static_cast<int32_t>(*config->eos_token_id));
+  }
+  Scheduler scheduler(scheduler_config);
+  for (GenerationRequest& r : *requests) {
+    const uint64_t id = r.id;
+    if (absl::Status s = scheduler.Add(std::move(r)); !s.ok()) {
+      return absl::Status(s.code(), absl::StrCat("input line ", id + 1, ": ", s.message()));
+    }
+  }
+
+  struct Output {
+    std::vector<int32_t> token_ids;
+    std::vector<std::vector<float>> logits;
+    FinishReason finish = FinishReason::kNone;
+  };
+  std::vector<Output> outputs(requests->size());
+  while (scheduler.HasWork()) {
+    absl::StatusOr<v1::StepResponse> response = (*group)->Step(scheduler.NextStep());
+    if (!response.ok()) return response.status();
+    absl::StatusOr<std::vector<TokenEvent>> events = scheduler.OnStepResult(*response);
+    if (!events.ok()) return events.status();
+    for (TokenEvent& e : *events) {
+      Output& out = outputs[e.request_id];
+      out.token_ids.push_back(e.token_id);
+      if (options.return_logits) out.logits.push_back(std::move(e.logits));
+      out.finish = e.finish;
+    }
+  }
+  (*group)->Shutdown();
+
+  for (const Output& out : outputs) {
+    nlohmann::ordered_json line = {{"token_ids", out.token_ids},
+                                   {"finish_reason", FinishReasonName(out.finish)}};
+    if (options.return_logits) line["logits"] = out.logits;
+    output << line.dump() << "\n";
+  }
+  output.flush();
+  return absl::OkStatus();
+}
+
+}  // namespace dsm

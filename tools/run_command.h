@@ -1,0 +1,32 @@
+#pragma once
+// `dsm run`: runs a whole tensor-parallel group offline over a JSONL file of prompts.
+// Input lines: {"prompt_token_ids": [...]} (optionally "max_tokens", "seed",
+// "temperature" to override the flags for that line). Output lines, same order:
+// {"token_ids": [...new tokens...], "finish_reason": "..."} (+ "logits" with --logits).
+
+#include <iosfwd>
+#include <string>
+
+#include "absl/status/status.h"
+#include "common/sampling_params.h"
+
+namespace dsm {
+
+struct RunOptions {
+  std::string model_dir;
+  int tp = 1;
+  int max_tokens = 16;
+  SamplingParams sampling;
+  bool ignore_eos = false;
+  bool return_logits = false;
+  int threads_per_rank = 0;
+  int64_t kv_cache_mib = 1024;
+  int kv_block_size = 16;
+  int max_batch_tokens = 512;
+  int comm_timeout_s = 60;
+  std::string worker_binary;  // empty = beside this executable
+};
+
+absl::Status RunOffline(const RunOptions& options, std::istream& input, std::ostream& output);
+
+}  // namespace dsm
