@@ -1,0 +1,47 @@
+#pragma once
+// Where tests find the shared test data and the built binaries, and how they run them.
+
+#include <string>
+#include <vector>
+
+#include "gtest/gtest.h"
+
+namespace dsm::testing {
+
+// $DSM_SHARED_DIR, else ../shared beside the repository.
+std::string SharedDir();
+
+// Skips the test (naming the data) when a shared path is missing; under CI=true the
+// test fails instead, so CI never passes without the data.
+#define DSM_REQUIRE_SHARED(relative_path)                                              \
+  do {                                                                                 \
+    const std::string dsm_path_ = ::dsm::testing::SharedDir() + "/" + (relative_path); \
+    if (!::dsm::testing::PathExists(dsm_path_)) {                                      \
+      if (::dsm::testing::InCi()) {                                                    \
+        FAIL() << "shared test data missing: " << dsm_path_ << " (set DSM_SHARED_DIR)"; \
+      }                                                                                \
+      GTEST_SKIP() << "shared test data missing: " << dsm_path_                        \
+                   << " (set DSM_SHARED_DIR to run this test)";                        \
+    }                                                                                  \
+  } while (0)
+
+bool PathExists(const std::string& path);
+bool InCi();
+
+// Directory holding dsm and dsm-worker.
+std::string BinDir();
+
+// A fresh directory under the test's temp dir.
+std::string MakeTempDir(const std::string& name);
+
+struct CommandResult {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+  double seconds = 0;
+};
+
+// Runs argv with stdin from `stdin_text`, capturing stdout and stderr.
+CommandResult RunCommand(const std::vector<std::string>& argv, const std::string& stdin_text = "");
+
+}  // namespace dsm::testing

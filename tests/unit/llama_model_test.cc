@@ -1,0 +1,138 @@
+// The forward pass in-process on one rank, against stories260K's golden outputs.
+
+#include <cmath>
+
+#include "common/file_util.h"
+#include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
+#include "tests/support/test_env.h"
+#include "worker/step_runner.h"
+
+namespace dsm {
+namespace {
+
+struct GoldenCase {
+  std::vector<int32_t> prompt;
+  std::vector<float> last_logits;
+  std::vector<int32_t> greedy;
+};
+
+std::vector<GoldenCase> LoadGolden(const std::string& path) {
+  nlohmann::json j = nlohmann::json::parse(*ReadFileToString(path));
+  std::vector<GoldenCase> cases;
+  for (const auto& c : j) {
+    cases.push_back({c["prompt_token_ids"].get<std::vector<int32_t>>(),
+                     c["last_logits"].get<std::vector<float>>(),
+                     c["greedy_token_ids"].get<std::vector<int32_t>>()});
+  }
+  return cases;
+}
+
+class LlamaModelGoldenTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    DSM_REQUIRE_SHARED("models/stories260K/golden.json");
+    dir_ = testing::SharedDir() + "/models/stories260K";
+    golden_ = LoadGolden(dir_ + "/golden.json");
+    RunnerOptions options;
+    options.model_dir = dir_;
+    options.threads = 2;
+    options.kv_cache_bytes = 16 << 20;
+    absl::StatusOr<std::unique_ptr<StepRunner>> runner =
+        StepRunner::Create(options, std::make_unique<SingleRankCommunicator>());
+    ASSERT_TRUE(runner.ok()) << runner.status();
+    runner_ = *std::move(runner);
+  }
+
+  std::string dir_;
+  std::vector<GoldenCase> golden_;
+  std::unique_ptr<StepRunner> runner_;
+};
+
+TEST_F(LlamaModelGoldenTest, PrefillLogitsAndGreedyDecodeMatchReference) {
+  const int block_size = runner_->Info().kv_block_size();
+  for (size_t c = 0; c < golden_.size(); ++c) {
+    const GoldenCase& g = golden_[c];
+    const int blocks = (g.prompt.size() + g.greedy.size() + block_size - 1) / block_size;
+    std::vector<int32_t> table;
+    for (int b = 0; b < blocks; ++b) table.push_back(static_cast<int32_t>(c * 40 + b));
+    std::vector<int32_t> feed = g.prompt;
+    std::vector<int32_t> generated;
+    int64_t position = 0;
+    for (size_t step = 0; step < g.greedy.size(); ++step) {
+      v1::StepRequest request;
+      v1::SequenceStep* s = request.add_sequences();
+      s->set_seq_id(c);
+      s->mutable_token_ids()->Assign(feed.begin(), feed.end());
+      s->set_start_position(position);
+      s->mutable_block_table()->Assign(table.begin(), table.end());
+      s->set_sample(true);
+      s->set_return_logits(step == 0);
+      if (step == 0) {
+        s->mutable_sampling()->set_top_p(1.0f);
+        s->mutable_sampling()->set_repetition_penalty(1.0f);
+        s->set_prompt_length(static_cast<int32_t>(g.prompt.size()));
+      }
+      absl::StatusOr<v1::StepResponse> response = runner_->Step(request);
+      ASSERT_TRUE(response.ok()) << response.status();
+      ASSERT_EQ(response->tokens_size(), 1);
+      if (step == 0) {
+        const auto& logits = response->tokens(0).logits();
+        ASSERT_EQ(logits.size(), 512);
+        double max_diff = 0;
+        for (int i = 0; i < 512; ++i) {
+          max_diff = std::max(max_diff, std::abs(double(logits[i]) - g.last_logits[i]));
+        }
+        EXPECT_LT(max_diff, 5e-4) << "case " << c;
+      }
+      position += static_cast<int64_t>(feed.size());
+      generated.push_back(response->tokens(0).token_id());
+      feed = {generated.back()};
+    }
+    EXPECT_EQ(generated, g.greedy) << "case " << c;
+  }
+}
+
+TEST_F(LlamaModelGoldenTest, BadStepsFailAloneWithClearErrors) {
+  auto step_error = [&](auto mutate) {
+    v1::StepRequest request;
+    v1::SequenceStep* s = request.add_sequences();
+    s->set_seq_id(1);
+    s->add_token_ids(1);
+    s->add_block_table(0);
+    s->set_sample(true);
+    s->mutable_sampling()->set_top_p(1.0f);
+    s->mutable_sampling()->set_repetition_penalty(1.0f);
+    mutate(s);
+    absl::StatusOr<v1::StepResponse> r = runner_->Step(request);
+    EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+    return std::string(r.status().message());
+  };
+  EXPECT_NE(step_error([](v1::SequenceStep* s) { s->set_token_ids(0, 512); })
+                .find("token id 512 is outside the vocabulary [0, 512)"),
+            std::string::npos);
+  EXPECT_NE(step_error([](v1::SequenceStep* s) { s->set_start_position(512); })
+                .find("exceed the model context of 512"),
+            std::string::npos);
+  EXPECT_NE(step_error([](v1::SequenceStep* s) { s->set_block_table(0, 1 << 30); })
+                .find("outside the pool"),
+            std::string::npos);
+  EXPECT_NE(step_error([](v1::SequenceStep* s) { s->mutable_sampling()->set_temperature(-1); })
+                .find("temperature"),
+            std::string::npos);
+  // The runner still serves after the failures.
+  v1::StepRequest ok;
+  v1::SequenceStep* s = ok.add_sequences();
+  s->set_seq_id(2);
+  s->add_token_ids(1);
+  s->add_block_table(0);
+  s->set_sample(true);
+  s->mutable_sampling()->set_top_p(1.0f);
+  s->mutable_sampling()->set_repetition_penalty(1.0f);
+  absl::StatusOr<v1::StepResponse> r = runner_->Step(ok);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->tokens(0).token_id(), golden_[0].greedy[0]);
+}
+
+}  // namespace
+}  // namespace dsm

@@ -1,0 +1,95 @@
+#include "kernels/cpu/matmul.h"
+
+#include <cmath>
+#include <cstring>
+#include <random>
+#include <vector>
+
+#include "gtest/gtest.h"
+
+namespace dsm {
+namespace {
+
+struct Case {
+  DType dtype;
+  size_t n, m, k;
+};
+
+class MatMulTest : public ::testing::TestWithParam<Case> {};
+
+std::vector<float> Random(size_t count, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  std::vector<float> v(count);
+  for (float& x : v) x = dist(rng);
+  return v;
+}
+
+std::vector<uint8_t> Encode(const std::vector<float>& values, DType dtype) {
+  std::vector<uint8_t> bytes(values.size() * DTypeSize(dtype));
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (dtype == DType::kF32) {
+      std::memcpy(&bytes[4 * i], &values[i], 4);
+    } else {
+      uint16_t b = dtype == DType::kBF16 ? FloatToBF16(values[i]) : FloatToF16(values[i]);
+      std::memcpy(&bytes[2 * i], &b, 2);
+    }
+  }
+  return bytes;
+}
+
+TEST_P(MatMulTest, MatchesFloat64Reference) {
+  const Case c = GetParam();
+  const std::vector<float> x = Random(c.n * c.k, 1);
+  const std::vector<uint8_t> w = Encode(Random(c.m * c.k, 2), c.dtype);
+  std::vector<float> y(c.n * c.m, NAN);
+  ThreadPool pool(3);
+  MatMul(pool, x.data(), c.n, WeightMatrix{w.data(), c.dtype, c.m, c.k}, y.data());
+  for (size_t t = 0; t < c.n; ++t) {
+    for (size_t r = 0; r < c.m; ++r) {
+      double ref = 0;
+      for (size_t i = 0; i < c.k; ++i) ref += double{x[t * c.k + i]} * LoadAsFloat(w.data(), c.dtype, r * c.k + i);
+      // fp32 accumulation of k products of magnitude <= 1.
+      EXPECT_NEAR(y[t * c.m + r], ref, 2e-6 * c.k) << "token " << t << " row " << r;
+    }
+  }
+}
+
+TEST_P(MatMulTest, TokenResultDoesNotDependOnBatch) {
+  const Case c = GetParam();
+  const std::vector<float> x = Random(c.n * c.k, 3);
+  const std::vector<uint8_t> w = Encode(Random(c.m * c.k, 4), c.dtype);
+  const WeightMatrix wm{w.data(), c.dtype, c.m, c.k};
+  ThreadPool pool(2);
+  std::vector<float> batched(c.n * c.m);
+  MatMul(pool, x.data(), c.n, wm, batched.data());
+  for (size_t t = 0; t < c.n; ++t) {
+    std::vector<float> alone(c.m);
+    MatMul(pool, x.data() + t * c.k, 1, wm, alone.data());
+    EXPECT_EQ(0, std::memcmp(alone.data(), batched.data() + t * c.m, c.m * sizeof(float)))
+        << "token " << t;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Shapes, MatMulTest,
+                         ::testing::Values(Case{DType::kF32, 1, 7, 64}, Case{DType::kF32, 6, 33, 172},
+                                           Case{DType::kBF16, 9, 40, 128},
+                                           Case{DType::kBF16, 4, 17, 86},
+                                           Case{DType::kF16, 5, 12, 100},
+                                           Case{DType::kBF16, 1, 300, 4096}));
+
+TEST(MatMulTest, ReportsSimdTarget) { EXPECT_STRNE(MatMulTargetName(), ""); }
+
+TEST(ThreadPoolTest, CoversEveryIndexOnce) {
+  ThreadPool pool(4);
+  for (size_t n : {1u, 5u, 100u, 1001u}) {
+    std::vector<int> hits(n, 0);
+    pool.ParallelFor(n, 3, [&](size_t b, size_t e) {
+      for (size_t i = b; i < e; ++i) ++hits[i];
+    });
+    for (size_t i = 0; i < n; ++i) ASSERT_EQ(hits[i], 1) << i;
+  }
+}
+
+}  // namespace
+}  // namespace dsm

@@ -1,0 +1,143 @@
+#include "worker/sampler.h"
+
+#include <cmath>
+#include <map>
+#include <vector>
+
+#include "gtest/gtest.h"
+
+namespace dsm {
+namespace {
+
+const std::vector<float> kLogits = {1.0f, 3.0f, 2.0f, 0.5f, 2.9f, -1.0f};
+
+SampleResult Draw(const SamplingParams& p, uint64_t index, std::vector<int32_t> output = {}) {
+  return Sample(kLogits, p, {}, output, index);
+}
+
+TEST(SamplerTest, GreedyTakesArgmax) {
+  SamplingParams p;
+  EXPECT_EQ(Draw(p, 0).token_id, 1);
+}
+
+TEST(SamplerTest, SameSeedSameTokensDifferentSeedDifferentTokens) {
+  SamplingParams p;
+  p.temperature = 1.5f;
+  p.seed = 42;
+  std::vector<int32_t> a, b, c;
+  for (uint64_t i = 0; i < 64; ++i) {
+    a.push_back(Draw(p, i).token_id);
+    b.push_back(Draw(p, i).token_id);
+  }
+  p.seed = 43;
+  for (uint64_t i = 0; i < 64; ++i) c.push_back(Draw(p, i).token_id);
+  EXPECT_EQ(a, b);
+  EXPECT_NE(a, c);
+}
+
+TEST(SamplerTest, FrequenciesFollowSoftmax) {
+  SamplingParams p;
+  p.temperature = 1.0f;
+  p.seed = 7;
+  const int draws = 20000;
+  std::map<int32_t, int> counts;
+  for (int i = 0; i < draws; ++i) ++counts[Draw(p, i).token_id];
+  double z = 0;
+  for (float l : kLogits) z += std::exp(l);
+  for (size_t t = 0; t < kLogits.size(); ++t) {
+    const double expected = std::exp(kLogits[t]) / z;
+    EXPECT_NEAR(counts[t] / double(draws), expected, 0.015) << "token " << t;
+  }
+}
+
+TEST(SamplerTest, TopKOneTopPTinyAndMinPOneAreGreedy) {
+  for (int variant = 0; variant < 3; ++variant) {
+    SamplingParams p;
+    p.temperature = 5.0f;
+    if (variant == 0) p.top_k = 1;
+    if (variant == 1) p.top_p = 0.01f;
+    if (variant == 2) p.min_p = 1.0f;
+    for (uint64_t i = 0; i < 50; ++i) EXPECT_EQ(Draw(p, i).token_id, 1) << variant;
+  }
+}
+
+TEST(SamplerTest, TopKLimitsTheCandidates) {
+  SamplingParams p;
+  p.temperature = 10.0f;
+  p.top_k = 2;
+  for (uint64_t i = 0; i < 200; ++i) {
+    const int32_t t = Draw(p, i).token_id;
+    EXPECT_TRUE(t == 1 || t == 4) << t;
+  }
+}
+
+TEST(SamplerTest, TopPKeepsTheSmallestNucleus) {
+  // Probabilities at T=1: token 1 ~0.38, token 4 ~0.34, token 2 ~0.14; top_p 0.7 keeps 1 and 4.
+  SamplingParams p;
+  p.temperature = 1.0f;
+  p.top_p = 0.7f;
+  std::map<int32_t, int> counts;
+  for (uint64_t i = 0; i < 500; ++i) ++counts[Draw(p, i).token_id];
+  EXPECT_EQ(counts.size(), 2u);
+  EXPECT_GT(counts[1], 0);
+  EXPECT_GT(counts[4], 0);
+}
+
+TEST(SamplerTest, MinPDropsUnlikelyTokens) {
+  SamplingParams p;
+  p.temperature = 1.0f;
+  p.min_p = 0.5f;  // keeps p >= 0.5 * p(token 1): tokens 1, 4 (2 is e^-1 = 0.37 of the max)
+  for (uint64_t i = 0; i < 300; ++i) {
+    const int32_t t = Draw(p, i).token_id;
+    EXPECT_TRUE(t == 1 || t == 4) << t;
+  }
+}
+
+TEST(SamplerTest, RepetitionPenaltyFollowsHf) {
+  SamplingParams p;
+  p.repetition_penalty = 2.0f;
+  // Token 1 (logit 3 -> 1.5) and token 4 (2.9 -> 1.45) were seen; token 2 (2.0) wins.
+  const std::vector<int32_t> prompt = {1};
+  const std::vector<int32_t> output = {4};
+  EXPECT_EQ(Sample(kLogits, p, prompt, output, 0).token_id, 2);
+}
+
+TEST(SamplerTest, PresenceAndFrequencyPenaliseOutputTokensOnly) {
+  SamplingParams p;
+  p.frequency_penalty = 0.2f;
+  // Token 1 generated once: 3 - 0.2 = 2.8 < 2.9, token 4 wins.
+  EXPECT_EQ(Draw(p, 0, {1}).token_id, 4);
+  // In the prompt only, it is not penalised.
+  const std::vector<int32_t> prompt = {1};
+  EXPECT_EQ(Sample(kLogits, p, prompt, {}, 0).token_id, 1);
+  SamplingParams q;
+  q.presence_penalty = 0.05f;  // 3 - 0.05 > 2.9 still wins once; twice is no worse
+  EXPECT_EQ(Draw(q, 0, {1, 1}).token_id, 1);
+  q.presence_penalty = 0.2f;
+  EXPECT_EQ(Draw(q, 0, {1}).token_id, 4);
+}
+
+TEST(SamplerTest, LogprobsAreNormalisedAndSorted) {
+  SamplingParams p;
+  p.logprobs = 3;
+  SampleResult r = Draw(p, 0);
+  double z = 0;
+  for (float l : kLogits) z += std::exp(l);
+  EXPECT_NEAR(r.logprob, 3.0 - std::log(z), 1e-5);
+  ASSERT_EQ(r.top_logprobs.size(), 3u);
+  EXPECT_EQ(r.top_logprobs[0].first, 1);
+  EXPECT_EQ(r.top_logprobs[1].first, 4);
+  EXPECT_EQ(r.top_logprobs[2].first, 2);
+  EXPECT_GT(r.top_logprobs[0].second, r.top_logprobs[1].second);
+}
+
+TEST(SamplerTest, UniformCounterIsInRange) {
+  for (uint64_t i = 0; i < 1000; ++i) {
+    const double u = UniformFromCounter(3, i);
+    EXPECT_GE(u, 0.0);
+    EXPECT_LT(u, 1.0);
+  }
+}
+
+}  // namespace
+}  // namespace dsm

@@ -1,0 +1,122 @@
+#include "coordinator/scheduler.h"
+
+#include "gtest/gtest.h"
+
+namespace dsm {
+namespace {
+
+SchedulerConfig SmallConfig() {
+  SchedulerConfig c;
+  c.num_blocks = 8;
+  c.block_size = 4;
+  c.context_length = 32;
+  c.max_batch_tokens = 6;
+  c.eos_token_ids = {2};
+  return c;
+}
+
+GenerationRequest Request(uint64_t id, std::vector<int32_t> prompt, int max_tokens) {
+  GenerationRequest r;
+  r.id = id;
+  r.prompt_token_ids = std::move(prompt);
+  r.max_tokens = max_tokens;
+  return r;
+}
+
+// Answers every sampling sequence of `step` with `token`.
+v1::StepResponse Answer(const v1::StepRequest& step, int32_t token) {
+  v1::StepResponse r;
+  for (const v1::SequenceStep& s : step.sequences()) {
+    if (!s.sample()) continue;
+    v1::SampledToken* t = r.add_tokens();
+    t->set_seq_id(s.seq_id());
+    t->set_token_id(token);
+  }
+  return r;
+}
+
+TEST(SchedulerTest, ChunksLongPromptsWithinTheTokenBudget) {
+  Scheduler s(SmallConfig());
+  ASSERT_TRUE(s.Add(Request(7, {1, 3, 4, 5, 6, 7, 8, 9, 10, 11}, 2)).ok());
+  v1::StepRequest first = s.NextStep();
+  ASSERT_EQ(first.sequences_size(), 1);
+  EXPECT_EQ(first.sequences(0).token_ids_size(), 6);
+  EXPECT_FALSE(first.sequences(0).sample());
+  EXPECT_TRUE(first.sequences(0).has_sampling());
+  EXPECT_EQ(first.sequences(0).prompt_length(), 10);
+  EXPECT_EQ(first.sequences(0).block_table_size(), 3);  // 10 + 2 tokens in blocks of 4
+  ASSERT_TRUE(s.OnStepResult(Answer(first, 0)).ok());
+
+  v1::StepRequest second = s.NextStep();
+  ASSERT_EQ(second.sequences_size(), 1);
+  EXPECT_EQ(second.sequences(0).start_position(), 6);
+  EXPECT_EQ(second.sequences(0).token_ids_size(), 4);
+  EXPECT_TRUE(second.sequences(0).sample());
+  EXPECT_FALSE(second.sequences(0).has_sampling());  // sent once, at admission
+  absl::StatusOr<std::vector<TokenEvent>> events = s.OnStepResult(Answer(second, 30));
+  ASSERT_TRUE(events.ok());
+  ASSERT_EQ(events->size(), 1u);
+  EXPECT_EQ((*events)[0].finish, FinishReason::kNone);
+
+  v1::StepRequest third = s.NextStep();
+  ASSERT_EQ(third.sequences_size(), 1);
+  EXPECT_EQ(third.sequences(0).token_ids(0), 30);  // the sampled token is fed back
+  EXPECT_EQ(third.sequences(0).start_position(), 10);
+  events = s.OnStepResult(Answer(third, 31));
+  ASSERT_TRUE(events.ok());
+  EXPECT_EQ((*events)[0].finish, FinishReason::kLength);
+  EXPECT_FALSE(s.HasWork());
+  EXPECT_EQ(s.free_blocks(), 8);
+  v1::StepRequest after = s.NextStep();
+  ASSERT_EQ(after.free_seq_ids_size(), 1);  // the workers drop its state
+  EXPECT_EQ(after.free_seq_ids(0), 7u);
+}
+
+TEST(SchedulerTest, EosFinishesUnlessIgnored) {
+  Scheduler s(SmallConfig());
+  GenerationRequest ignoring = Request(1, {1, 5}, 3);
+  ignoring.ignore_eos = true;
+  ASSERT_TRUE(s.Add(Request(0, {1, 5}, 3)).ok());
+  ASSERT_TRUE(s.Add(std::move(ignoring)).ok());
+  v1::StepRequest step = s.NextStep();
+  EXPECT_EQ(step.sequences_size(), 2);
+  absl::StatusOr<std::vector<TokenEvent>> events = s.OnStepResult(Answer(step, 2));
+  ASSERT_TRUE(events.ok());
+  EXPECT_EQ((*events)[0].finish, FinishReason::kEos);
+  EXPECT_EQ((*events)[1].finish, FinishReason::kNone);
+  EXPECT_EQ(s.num_running(), 1);
+}
+
+TEST(SchedulerTest, WaitsForBlocksThenAdmits) {
+  Scheduler s(SmallConfig());  // 8 blocks of 4
+  ASSERT_TRUE(s.Add(Request(0, {1, 2, 3}, 13)).ok());  // 16 tokens: 4 blocks
+  ASSERT_TRUE(s.Add(Request(1, {1, 2, 3}, 13)).ok());  // 4 blocks
+  ASSERT_TRUE(s.Add(Request(2, {1, 2, 3}, 1)).ok());   // 1 block: must wait
+  v1::StepRequest step = s.NextStep();
+  EXPECT_EQ(s.num_running(), 2);
+  EXPECT_EQ(s.num_waiting(), 1);
+  EXPECT_EQ(s.free_blocks(), 0);
+  ASSERT_TRUE(s.OnStepResult(Answer(step, 2)).ok());  // EOS finishes both
+  step = s.NextStep();
+  EXPECT_EQ(s.num_running(), 1);
+  EXPECT_EQ(s.num_waiting(), 0);
+}
+
+TEST(SchedulerTest, RejectsRequestsThatCanNeverRun) {
+  Scheduler s(SmallConfig());
+  EXPECT_EQ(s.Add(Request(0, {}, 1)).code(), absl::StatusCode::kInvalidArgument);
+  absl::Status too_long = s.Add(Request(1, std::vector<int32_t>(32, 1), 1));
+  EXPECT_EQ(too_long.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(too_long.message().find("context of 32"), std::string::npos);
+  SchedulerConfig tiny = SmallConfig();
+  tiny.num_blocks = 2;
+  Scheduler small(tiny);
+  absl::Status no_room = small.Add(Request(2, {1, 2, 3}, 20));
+  EXPECT_NE(no_room.message().find("KV blocks"), std::string::npos) << no_room;
+  GenerationRequest bad = Request(3, {1}, 1);
+  bad.sampling.top_p = 0;
+  EXPECT_NE(s.Add(bad).message().find("top_p"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace dsm
