@@ -49,9 +49,7 @@ uint16_t FloatToBF16(float value) {
 
 float F16ToFloat(uint16_t bits) { return static_cast<float>(std::bit_cast<_Float16>(bits)); }
 
-uint16_t FloatToF16(float value) {
-  return std::bit_cast<uint16_t>(static_cast<_Float16>(value));
-}
+uint16_t FloatToF16(float value) { return std::bit_cast<uint16_t>(static_cast<_Float16>(value)); }
 
 float LoadAsFloat(const void* data, DType dtype, size_t i) {
   switch (dtype) {

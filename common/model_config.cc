@@ -14,8 +14,7 @@ absl::Status Invalid(const std::string& source, const std::string& what) {
 }
 
 // Reads a required positive integer field.
-absl::Status GetPositive(const json& j, const char* key, const std::string& source,
-                         int64_t* out) {
+absl::Status GetPositive(const json& j, const char* key, const std::string& source, int64_t* out) {
   auto it = j.find(key);
   if (it == j.end()) return Invalid(source, absl::StrCat("missing field \"", key, "\""));
   if (!it->is_number_integer() || it->get<int64_t>() <= 0) {

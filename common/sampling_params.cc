@@ -11,7 +11,8 @@ absl::Status SamplingParams::Validate() const {
     return absl::InvalidArgumentError(
         absl::StrCat(field, " = ", value, " is outside its valid range ", range));
   };
-  if (!std::isfinite(temperature) || temperature < 0) return bad("temperature", temperature, ">= 0");
+  if (!std::isfinite(temperature) || temperature < 0)
+    return bad("temperature", temperature, ">= 0");
   if (top_k < 0) return bad("top_k", top_k, ">= 0");
   if (!(top_p > 0 && top_p <= 1)) return bad("top_p", top_p, "(0, 1]");
   if (!(min_p >= 0 && min_p <= 1)) return bad("min_p", min_p, "[0, 1]");

@@ -9,10 +9,10 @@
 namespace dsm {
 
 struct SamplingParams {
-  float temperature = 0.0f;  // 0 = greedy (argmax; ties go to the lowest id)
-  int32_t top_k = 0;         // 0 = off
-  float top_p = 1.0f;        // (0, 1]; 1 = off
-  float min_p = 0.0f;        // [0, 1]; keep tokens with p >= min_p * max p
+  float temperature = 0.0f;         // 0 = greedy (argmax; ties go to the lowest id)
+  int32_t top_k = 0;                // 0 = off
+  float top_p = 1.0f;               // (0, 1]; 1 = off
+  float min_p = 0.0f;               // [0, 1]; keep tokens with p >= min_p * max p
   float repetition_penalty = 1.0f;  // > 0; HF semantics over prompt and output tokens
   float presence_penalty = 0.0f;    // [-2, 2]; OpenAI semantics over output tokens
   float frequency_penalty = 0.0f;   // [-2, 2]

@@ -27,9 +27,9 @@ Scheduler::Scheduler(SchedulerConfig config)
 int32_t Scheduler::BlocksFor(const GenerationRequest& request) const {
   // Blocks are reserved for the whole generation at admission, so a running sequence
   // never waits for memory. (Preemption and lazy growth come with the server.)
-  const int64_t length = std::min<int64_t>(
-      static_cast<int64_t>(request.prompt_token_ids.size()) + request.max_tokens,
-      config_.context_length);
+  const int64_t length =
+      std::min<int64_t>(static_cast<int64_t>(request.prompt_token_ids.size()) + request.max_tokens,
+                        config_.context_length);
   return static_cast<int32_t>((length + config_.block_size - 1) / config_.block_size);
 }
 
@@ -43,9 +43,9 @@ absl::Status Scheduler::Add(GenerationRequest request) {
   }
   if (request.max_tokens < 1) return absl::InvalidArgumentError("max_tokens must be at least 1");
   if (BlocksFor(request) > blocks_.num_blocks()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "the request needs ", BlocksFor(request), " KV blocks but the pool has ",
-        blocks_.num_blocks(), "; raise --kv-cache-mib or lower max_tokens"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("the request needs ", BlocksFor(request), " KV blocks but the pool has ",
+                     blocks_.num_blocks(), "; raise --kv-cache-mib or lower max_tokens"));
   }
   if (absl::Status s = request.sampling.Validate(); !s.ok()) return s;
   waiting_.push_back(std::move(request));
@@ -104,9 +104,8 @@ v1::StepRequest Scheduler::NextStep() {
 
 FinishReason Scheduler::CheckFinished(const Sequence& seq, int32_t token) const {
   const GenerationRequest& r = seq.request;
-  if (!r.ignore_eos &&
-      std::find(config_.eos_token_ids.begin(), config_.eos_token_ids.end(), token) !=
-          config_.eos_token_ids.end()) {
+  if (!r.ignore_eos && std::find(config_.eos_token_ids.begin(), config_.eos_token_ids.end(),
+                                 token) != config_.eos_token_ids.end()) {
     return FinishReason::kEos;
   }
   if (std::find(r.stop_token_ids.begin(), r.stop_token_ids.end(), token) !=

@@ -50,7 +50,7 @@ class Scheduler {
     std::vector<int32_t> tokens;  // prompt then output
     int64_t num_computed = 0;     // tokens whose K/V are in the cache
     std::vector<int32_t> blocks;
-    bool admitted_sent = false;   // sampling params already sent to the workers
+    bool admitted_sent = false;  // sampling params already sent to the workers
     int32_t num_output = 0;
   };
 

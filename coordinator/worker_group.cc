@@ -1,5 +1,6 @@
 #include "coordinator/worker_group.h"
 
+#include <grpcpp/grpcpp.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -7,8 +8,6 @@
 #include <filesystem>
 #include <latch>
 #include <thread>
-
-#include <grpcpp/grpcpp.h>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -26,8 +25,9 @@ absl::StatusOr<std::string> AwaitTag(ChildProcess& child, int rank, const std::s
         deadline - std::chrono::steady_clock::now());
     absl::StatusOr<std::string> line = child.ReadLine(std::max(left, std::chrono::milliseconds(1)));
     if (!line.ok()) {
-      return absl::Status(line.status().code(), absl::StrCat("worker rank ", rank, " failed to start: ",
-                                                             line.status().message()));
+      return absl::Status(
+          line.status().code(),
+          absl::StrCat("worker rank ", rank, " failed to start: ", line.status().message()));
     }
     if (absl::StartsWith(*line, tag + " ")) return line->substr(tag.size() + 1);
   }
@@ -77,8 +77,8 @@ absl::StatusOr<std::unique_ptr<WorkerGroup>> WorkerGroup::Launch(const WorkerGro
   for (int ready = 0; ready < o.tp;) {
     for (int rank = 0; rank < o.tp; ++rank) {
       if (!addresses[rank].empty()) continue;
-      absl::StatusOr<std::string> address = AwaitTag(*group->processes_[rank], rank,
-                                                     "DSM_WORKER_READY", std::chrono::milliseconds(50));
+      absl::StatusOr<std::string> address = AwaitTag(
+          *group->processes_[rank], rank, "DSM_WORKER_READY", std::chrono::milliseconds(50));
       if (address.ok()) {
         addresses[rank] = *address;
         ++ready;
@@ -120,8 +120,8 @@ absl::StatusOr<v1::StepResponse> WorkerGroup::Step(const v1::StepRequest& reques
   // Report the most telling failure: a dead process first, then rank 0's own error.
   for (size_t r = 0; r < n; ++r) {
     if (std::optional<int> exit = processes_[r]->TryWait()) {
-      return absl::UnavailableError(absl::StrCat("worker rank ", r, " died (",
-                                                 ChildProcess::DescribeWaitStatus(*exit), ")"));
+      return absl::UnavailableError(
+          absl::StrCat("worker rank ", r, " died (", ChildProcess::DescribeWaitStatus(*exit), ")"));
     }
   }
   for (size_t r = 0; r < n; ++r) {

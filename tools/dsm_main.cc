@@ -30,6 +30,7 @@ ABSL_FLAG(uint64_t, seed, 0, "sampling seed: same seed, same tokens");
 ABSL_FLAG(bool, ignore_eos, false, "keep generating after EOS");
 ABSL_FLAG(std::string, input, "-", "JSONL prompts file ('-' = stdin)");
 ABSL_FLAG(bool, logits, false, "add the full-vocab logits of every generated position");
+ABSL_FLAG(int, logprobs, 0, "add the top-N logprobs of every generated token (N <= 20)");
 ABSL_FLAG(int, threads, 0, "compute threads per rank (0 = cores / tp)");
 ABSL_FLAG(int64_t, kv_cache_mib, 1024, "KV-cache pool per rank, MiB");
 ABSL_FLAG(int, kv_block_size, 16, "positions per KV block");
@@ -72,6 +73,8 @@ int RunMain() {
   o.sampling.seed = absl::GetFlag(FLAGS_seed);
   o.ignore_eos = absl::GetFlag(FLAGS_ignore_eos);
   o.return_logits = absl::GetFlag(FLAGS_logits);
+  o.logprobs = absl::GetFlag(FLAGS_logprobs);
+  o.sampling.logprobs = o.logprobs;
   o.threads_per_rank = absl::GetFlag(FLAGS_threads);
   o.kv_cache_mib = absl::GetFlag(FLAGS_kv_cache_mib);
   o.kv_block_size = absl::GetFlag(FLAGS_kv_block_size);

@@ -27,8 +27,8 @@ class UniformSource {
   std::mt19937_64 engine_;
 };
 
-TensorToWrite RandomMatrix(UniformSource& rng, const std::string& name, int64_t rows,
-                           int64_t cols, float stddev, DType dtype) {
+TensorToWrite RandomMatrix(UniformSource& rng, const std::string& name, int64_t rows, int64_t cols,
+                           float stddev, DType dtype) {
   std::vector<float> values(rows * cols);
   const float limit = stddev * std::sqrt(3.0f);  // uniform with this standard deviation
   for (float& v : values) v = rng.Next(limit);
@@ -102,9 +102,12 @@ absl::Status WriteRandomModel(const std::string& dir, const GeneratedModelSpec& 
     const int64_t q = s.num_attention_heads * head_dim;
     const int64_t kv = s.num_key_value_heads * head_dim;
     tensors.push_back(NormWeights(rng, p + "input_layernorm.weight", s.hidden_size, s.dtype));
-    tensors.push_back(RandomMatrix(rng, p + "self_attn.q_proj.weight", q, s.hidden_size, in_std, s.dtype));
-    tensors.push_back(RandomMatrix(rng, p + "self_attn.k_proj.weight", kv, s.hidden_size, in_std, s.dtype));
-    tensors.push_back(RandomMatrix(rng, p + "self_attn.v_proj.weight", kv, s.hidden_size, in_std, s.dtype));
+    tensors.push_back(
+        RandomMatrix(rng, p + "self_attn.q_proj.weight", q, s.hidden_size, in_std, s.dtype));
+    tensors.push_back(
+        RandomMatrix(rng, p + "self_attn.k_proj.weight", kv, s.hidden_size, in_std, s.dtype));
+    tensors.push_back(
+        RandomMatrix(rng, p + "self_attn.v_proj.weight", kv, s.hidden_size, in_std, s.dtype));
     tensors.push_back(RandomMatrix(rng, p + "self_attn.o_proj.weight", s.hidden_size, q,
                                    1.0f / std::sqrt(static_cast<float>(q)), s.dtype));
     tensors.push_back(
@@ -113,10 +116,9 @@ absl::Status WriteRandomModel(const std::string& dir, const GeneratedModelSpec& 
                                    s.hidden_size, in_std, s.dtype));
     tensors.push_back(RandomMatrix(rng, p + "mlp.up_proj.weight", s.intermediate_size,
                                    s.hidden_size, in_std, s.dtype));
-    tensors.push_back(RandomMatrix(rng, p + "mlp.down_proj.weight", s.hidden_size,
-                                   s.intermediate_size,
-                                   1.0f / std::sqrt(static_cast<float>(s.intermediate_size)),
-                                   s.dtype));
+    tensors.push_back(
+        RandomMatrix(rng, p + "mlp.down_proj.weight", s.hidden_size, s.intermediate_size,
+                     1.0f / std::sqrt(static_cast<float>(s.intermediate_size)), s.dtype));
   }
   tensors.push_back(NormWeights(rng, "model.norm.weight", s.hidden_size, s.dtype));
   if (!s.tie_word_embeddings) {

@@ -6,9 +6,9 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "common/model_config.h"
 #include "coordinator/scheduler.h"
 #include "coordinator/worker_group.h"
-#include "common/model_config.h"
 #include "nlohmann/json.hpp"
 #include "worker/model/shard_spec.h"
 
@@ -53,6 +53,7 @@ absl::StatusOr<std::vector<GenerationRequest>> ReadRequests(const RunOptions& op
     r.max_tokens = options.max_tokens;
     r.ignore_eos = options.ignore_eos;
     r.return_logits = options.return_logits;
+    r.sampling.logprobs = options.logprobs;
     if (auto v = j.find("max_tokens"); v != j.end()) {
       if (!v->is_number_integer() || v->get<int64_t>() < 1) return bad("max_tokens must be >= 1");
       r.max_tokens = v->get<int32_t>();
@@ -81,8 +82,7 @@ absl::Status RunOffline(const RunOptions& options, std::istream& input, std::ost
   if (absl::Status s = ValidateShardable(*config, options.tp); !s.ok()) {
     return absl::InvalidArgumentError(absl::StrCat(options.model_dir, ": ", s.message()));
   }
-  absl::StatusOr<std::vector<GenerationRequest>> requests =
-      ReadRequests(options, *config, input);
+  absl::StatusOr<std::vector<GenerationRequest>> requests = ReadRequests(options, *config, input);
   if (!requests.ok()) return requests.status();
   if (requests->empty()) return absl::OkStatus();
 
@@ -117,6 +117,7 @@ absl::Status RunOffline(const RunOptions& options, std::istream& input, std::ost
   struct Output {
     std::vector<int32_t> token_ids;
     std::vector<std::vector<float>> logits;
+    nlohmann::ordered_json logprobs = nlohmann::ordered_json::array();
     FinishReason finish = FinishReason::kNone;
   };
   std::vector<Output> outputs(requests->size());
@@ -129,6 +130,11 @@ absl::Status RunOffline(const RunOptions& options, std::istream& input, std::ost
       Output& out = outputs[e.request_id];
       out.token_ids.push_back(e.token_id);
       if (options.return_logits) out.logits.push_back(std::move(e.logits));
+      if (options.logprobs > 0) {
+        nlohmann::ordered_json top = nlohmann::ordered_json::array();
+        for (const auto& [id, logprob] : e.top_logprobs) top.push_back({id, logprob});
+        out.logprobs.push_back({{"token_id", e.token_id}, {"logprob", e.logprob}, {"top", top}});
+      }
       out.finish = e.finish;
     }
   }
@@ -138,6 +144,7 @@ absl::Status RunOffline(const RunOptions& options, std::istream& input, std::ost
     nlohmann::ordered_json line = {{"token_ids", out.token_ids},
                                    {"finish_reason", FinishReasonName(out.finish)}};
     if (options.return_logits) line["logits"] = out.logits;
+    if (options.logprobs > 0) line["logprobs"] = out.logprobs;
     output << line.dump() << "\n";
   }
   output.flush();

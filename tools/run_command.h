@@ -2,7 +2,8 @@
 // `dsm run`: runs a whole tensor-parallel group offline over a JSONL file of prompts.
 // Input lines: {"prompt_token_ids": [...]} (optionally "max_tokens", "seed",
 // "temperature" to override the flags for that line). Output lines, same order:
-// {"token_ids": [...new tokens...], "finish_reason": "..."} (+ "logits" with --logits).
+// {"token_ids": [...new tokens...], "finish_reason": "..."} (+ "logits" with --logits,
+// "logprobs" with --logprobs N).
 
 #include <iosfwd>
 #include <string>
@@ -19,6 +20,7 @@ struct RunOptions {
   SamplingParams sampling;
   bool ignore_eos = false;
   bool return_logits = false;
+  int logprobs = 0;  // > 0: add "logprobs" with the top-n alternatives per token
   int threads_per_rank = 0;
   int64_t kv_cache_mib = 1024;
   int kv_block_size = 16;

@@ -24,8 +24,7 @@ absl::StatusOr<std::unique_ptr<Checkpoint>> Checkpoint::Open(const std::string& 
     absl::StatusOr<std::string> text = ReadFileToString(index_path);
     if (!text.ok()) return text.status();
     nlohmann::json index = nlohmann::json::parse(*text, nullptr, false);
-    if (index.is_discarded() || !index.contains("weight_map") ||
-        !index["weight_map"].is_object()) {
+    if (index.is_discarded() || !index.contains("weight_map") || !index["weight_map"].is_object()) {
       return absl::DataLossError(absl::StrCat(index_path, ": no \"weight_map\" object"));
     }
     for (auto& [name, file] : index["weight_map"].items()) {

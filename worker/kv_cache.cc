@@ -15,8 +15,7 @@ KvCache::KvCache(size_t num_layers, size_t num_blocks, size_t block_size, size_t
       keys_(hwy::AllocateAligned<float>(std::max<size_t>(1, num_layers * layer_floats_))),
       values_(hwy::AllocateAligned<float>(std::max<size_t>(1, num_layers * layer_floats_))) {}
 
-size_t KvCache::BlockBytes(size_t num_layers, size_t block_size, size_t kv_heads,
-                           size_t head_dim) {
+size_t KvCache::BlockBytes(size_t num_layers, size_t block_size, size_t kv_heads, size_t head_dim) {
   return 2 * num_layers * block_size * kv_heads * head_dim * sizeof(float);
 }
 

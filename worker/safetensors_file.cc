@@ -27,7 +27,9 @@ int64_t TensorView::num_elements() const {
   return n;
 }
 
-std::string TensorView::ShapeString() const { return absl::StrCat("[", absl::StrJoin(shape, ", "), "]"); }
+std::string TensorView::ShapeString() const {
+  return absl::StrCat("[", absl::StrJoin(shape, ", "), "]");
+}
 
 SafetensorsFile::~SafetensorsFile() {
   if (map_ != nullptr) munmap(map_, map_size_);
@@ -113,9 +115,9 @@ absl::StatusOr<std::unique_ptr<SafetensorsFile>> SafetensorsFile::Open(const std
     const uint64_t begin = offsets[0].get<uint64_t>();
     const uint64_t end = offsets[1].get<uint64_t>();
     if (begin > end || end > data_size) {
-      return Corrupt(path, absl::StrCat("tensor ", name, " data [", begin, ", ", end,
-                                        ") lies outside the ", data_size,
-                                        "-byte data area (truncated?)"));
+      return Corrupt(
+          path, absl::StrCat("tensor ", name, " data [", begin, ", ", end, ") lies outside the ",
+                             data_size, "-byte data area (truncated?)"));
     }
     const uint64_t expected = static_cast<uint64_t>(view.num_elements()) * DTypeSize(view.dtype);
     if (end - begin != expected) {

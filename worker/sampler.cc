@@ -36,8 +36,8 @@ double UniformFromCounter(uint64_t seed, uint64_t index) {
 }
 
 SampleResult Sample(std::span<const float> logits, const SamplingParams& params,
-                    std::span<const int32_t> prompt_tokens,
-                    std::span<const int32_t> output_tokens, uint64_t draw_index) {
+                    std::span<const int32_t> prompt_tokens, std::span<const int32_t> output_tokens,
+                    uint64_t draw_index) {
   const size_t vocab = logits.size();
   std::vector<float> scores(logits.begin(), logits.end());
 

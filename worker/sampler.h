@@ -21,8 +21,8 @@ struct SampleResult {
 // only on its seed and how many tokens it has generated: reproducible across batches,
 // restarts and recomputation after preemption.
 SampleResult Sample(std::span<const float> logits, const SamplingParams& params,
-                    std::span<const int32_t> prompt_tokens,
-                    std::span<const int32_t> output_tokens, uint64_t draw_index);
+                    std::span<const int32_t> prompt_tokens, std::span<const int32_t> output_tokens,
+                    uint64_t draw_index);
 
 // Uniform double in [0, 1) from (seed, index).
 double UniformFromCounter(uint64_t seed, uint64_t index);

@@ -3,10 +3,10 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "common/sampling_params_proto.h"
 #include "kernels/cpu/matmul.h"
 #include "worker/checkpoint.h"
 #include "worker/sampler.h"
-#include "common/sampling_params_proto.h"
 
 namespace dsm {
 
@@ -35,15 +35,14 @@ absl::StatusOr<std::unique_ptr<StepRunner>> StepRunner::Create(const RunnerOptio
   }
 
   auto runner = std::unique_ptr<StepRunner>(new StepRunner());
-  runner->pool_ = std::make_unique<ThreadPool>(options.threads > 0 ? options.threads
-                                                                   : DefaultThreadCount());
-  runner->kv_cache_ = std::make_unique<KvCache>(config.num_hidden_layers, num_blocks,
-                                                options.kv_block_size, local.kv_heads,
-                                                config.head_dim);
+  runner->pool_ =
+      std::make_unique<ThreadPool>(options.threads > 0 ? options.threads : DefaultThreadCount());
+  runner->kv_cache_ = std::make_unique<KvCache>(
+      config.num_hidden_layers, num_blocks, options.kv_block_size, local.kv_heads, config.head_dim);
   runner->comm_ = std::move(comm);
-  runner->model_ = std::make_unique<LlamaModel>(config, shard, *std::move(weights),
-                                                runner->kv_cache_.get(), runner->comm_.get(),
-                                                runner->pool_.get());
+  runner->model_ =
+      std::make_unique<LlamaModel>(config, shard, *std::move(weights), runner->kv_cache_.get(),
+                                   runner->comm_.get(), runner->pool_.get());
   return runner;
 }
 
@@ -71,11 +70,11 @@ absl::StatusOr<v1::StepResponse> StepRunner::Step(const v1::StepRequest& request
   std::vector<SequenceInput> batch;
   batch.reserve(request.sequences_size());
   for (const v1::SequenceStep& seq : request.sequences()) {
-    batch.push_back(SequenceInput{
-        std::span<const int32_t>(seq.token_ids().data(), seq.token_ids().size()),
-        seq.start_position(),
-        std::span<const int32_t>(seq.block_table().data(), seq.block_table().size()),
-        seq.sample() || seq.return_logits()});
+    batch.push_back(
+        SequenceInput{std::span<const int32_t>(seq.token_ids().data(), seq.token_ids().size()),
+                      seq.start_position(),
+                      std::span<const int32_t>(seq.block_table().data(), seq.block_table().size()),
+                      seq.sample() || seq.return_logits()});
   }
   // Sampling parameters are checked before the forward pass, like the batch itself.
   for (const v1::SequenceStep& seq : request.sequences()) {

@@ -21,11 +21,11 @@ namespace dsm {
 
 struct RunnerOptions {
   std::string model_dir;
-  int threads = 0;              // 0 = all cores this process may use
+  int threads = 0;  // 0 = all cores this process may use
   int kv_block_size = 16;
   int64_t kv_cache_bytes = int64_t{1} << 30;
-  int max_sequences = 256;      // with a full context each, bounds the pool size
-  LoadProgress progress;        // weight loading progress, may be empty
+  int max_sequences = 256;  // with a full context each, bounds the pool size
+  LoadProgress progress;    // weight loading progress, may be empty
 };
 
 class StepRunner {

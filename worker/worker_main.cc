@@ -5,14 +5,14 @@
 // group through the store, starts its Worker service and prints "DSM_WORKER_READY
 // host:port". Both lines go to stdout for the launcher; logs go to stderr.
 
+#include <grpcpp/grpcpp.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
+#include <fstream>
 #include <memory>
 #include <string>
-
-#include <grpcpp/grpcpp.h>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
@@ -36,6 +36,16 @@ ABSL_FLAG(int, comm_timeout_s, 60, "seconds to wait for peers before failing");
 
 namespace dsm {
 namespace {
+
+// Peak resident memory of this process (VmHWM), in MiB.
+double PeakRssMib() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("VmHWM:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;
+  }
+  return -1;
+}
 
 int Fail(int rank, const absl::Status& status) {
   std::fprintf(stderr, "dsm-worker rank %d: error: %s\n", rank, status.ToString().c_str());
@@ -100,6 +110,13 @@ int Main() {
   absl::StatusOr<std::unique_ptr<StepRunner>> runner = StepRunner::Create(options, std::move(comm));
   if (!runner.ok()) return Fail(rank, runner.status());
 
+  const v1::WorkerInfo info = (*runner)->Info();
+  std::fprintf(stderr,
+               "dsm-worker rank %d: %.1f MiB of weights, KV pool of %d blocks x %d positions "
+               "(%.1f MiB), %d threads, %s; peak RSS so far %.1f MiB\n",
+               rank, info.weight_bytes() / 1048576.0, info.kv_num_blocks(), info.kv_block_size(),
+               info.kv_cache_bytes() / 1048576.0, info.threads(), info.simd_target().c_str(),
+               PeakRssMib());
   WorkerService service(*std::move(runner));
   grpc::ServerBuilder builder;
   int port = 0;
@@ -118,6 +135,7 @@ int Main() {
   service.WaitForShutdown();
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
   if (rendezvous_server) rendezvous_server->Shutdown();
+  std::fprintf(stderr, "dsm-worker rank %d: exiting, peak RSS %.1f MiB\n", rank, PeakRssMib());
   return 0;
 }
 

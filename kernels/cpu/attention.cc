@@ -25,7 +25,8 @@ void PagedAttention(ThreadPool& pool, const float* q, size_t num_tokens,
       float max_score = -INFINITY;
       for (size_t p = 0; p < length; ++p) {
         const size_t block = static_cast<size_t>(query.block_table[p / kv.block_size]);
-        const float* kp = kv.k + (block * kv.block_size + p % kv.block_size) * slot_stride + kvh * d;
+        const float* kp =
+            kv.k + (block * kv.block_size + p % kv.block_size) * slot_stride + kvh * d;
         float dot = 0.0f;
         for (size_t i = 0; i < d; ++i) dot += qv[i] * kp[i];
         scores[p] = dot * scale;
@@ -40,7 +41,8 @@ void PagedAttention(ThreadPool& pool, const float* q, size_t num_tokens,
       std::fill(o, o + d, 0.0f);
       for (size_t p = 0; p < length; ++p) {
         const size_t block = static_cast<size_t>(query.block_table[p / kv.block_size]);
-        const float* vp = kv.v + (block * kv.block_size + p % kv.block_size) * slot_stride + kvh * d;
+        const float* vp =
+            kv.v + (block * kv.block_size + p % kv.block_size) * slot_stride + kvh * d;
         const float w = scores[p] / denom;
         for (size_t i = 0; i < d; ++i) o[i] += w * vp[i];
       }

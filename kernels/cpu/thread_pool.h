@@ -37,8 +37,8 @@ class ThreadPool {
   const std::function<void(size_t, size_t)>* fn_ = nullptr;
   size_t n_ = 0;
   size_t chunk_ = 0;
-  size_t next_ = 0;       // next chunk start, guarded by mu_
-  int active_ = 0;        // workers still inside the current job
+  size_t next_ = 0;  // next chunk start, guarded by mu_
+  int active_ = 0;   // workers still inside the current job
   uint64_t generation_ = 0;
   bool stop_ = false;
 };

@@ -10,8 +10,8 @@ absl::StatusOr<std::vector<CudaDevice>> ListCudaDevices() {
   cudaError_t err = cudaGetDeviceCount(&count);
   if (err != cudaSuccess) {
     return absl::UnavailableError(absl::StrCat("no usable CUDA device: ", cudaGetErrorName(err),
-                                               " (", static_cast<int>(err), "): ",
-                                               cudaGetErrorString(err)));
+                                               " (", static_cast<int>(err),
+                                               "): ", cudaGetErrorString(err)));
   }
   std::vector<CudaDevice> devices;
   for (int i = 0; i < count; ++i) {

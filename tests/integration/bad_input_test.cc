@@ -121,7 +121,8 @@ TEST(BadInputTest, TokenOutsideVocab) {
 TEST(BadInputTest, MalformedInputLines) {
   const std::string dir = MakeModel("lines");
   ExpectFailure(DsmRun(dir, {}, "not json\n"), "input line 1: not a JSON object");
-  ExpectFailure(DsmRun(dir, {}, "{\"prompt\": \"hi\"}\n"), "input line 1: needs \"prompt_token_ids\"");
+  ExpectFailure(DsmRun(dir, {}, "{\"prompt\": \"hi\"}\n"),
+                "input line 1: needs \"prompt_token_ids\"");
   ExpectFailure(DsmRun(dir, {}, "{\"prompt_token_ids\": []}\n"), "prompt_token_ids is empty");
   ExpectFailure(DsmRun(dir, {"--temperature", "-1"}, kOnePrompt), "temperature");
   ExpectFailure(DsmRun(dir, {"--top-p", "0"}, kOnePrompt), "top_p");
@@ -130,9 +131,9 @@ TEST(BadInputTest, MalformedInputLines) {
 TEST(BadInputTest, RankThatCannotReachItsPeersTimesOut) {
   const std::string dir = MakeModel("peers");
   // Rank 1 of a group whose rank 0 never starts: nothing listens at the rendezvous.
-  testing::CommandResult r = testing::RunCommand(
-      {testing::BinDir() + "/dsm-worker", "--model", dir, "--rank", "1", "--tp", "2",
-       "--rendezvous", "127.0.0.1:1", "--comm_timeout_s", "2"});
+  testing::CommandResult r =
+      testing::RunCommand({testing::BinDir() + "/dsm-worker", "--model", dir, "--rank", "1", "--tp",
+                           "2", "--rendezvous", "127.0.0.1:1", "--comm_timeout_s", "2"});
   EXPECT_EQ(r.exit_code, 1) << r.err;
   EXPECT_NE(r.err.find("rank 1 of 2 could not connect to its peers"), std::string::npos) << r.err;
   EXPECT_LT(r.seconds, 20);

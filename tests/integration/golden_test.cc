@@ -64,11 +64,10 @@ TEST_P(GoldenTest, EachPromptAloneAndWithSmallPrefillChunks) {
   for (size_t c = 0; c < prompts.size(); ++c) {
     SCOPED_TRACE("case " + std::to_string(c));
     // A 7-token step budget splits the longer prompts into several prefill chunks.
-    testing::RunOutput out =
-        DsmRun(dir_,
-               {"--tp", std::to_string(tp), "--max-tokens", "64", "--ignore-eos", "--logits",
-                "--max-batch-tokens", "7"},
-               testing::PromptsJsonl({prompts[c]}));
+    testing::RunOutput out = DsmRun(dir_,
+                                    {"--tp", std::to_string(tp), "--max-tokens", "64",
+                                     "--ignore-eos", "--logits", "--max-batch-tokens", "7"},
+                                    testing::PromptsJsonl({prompts[c]}));
     ASSERT_EQ(out.command.exit_code, 0) << out.command.err;
     ASSERT_EQ(out.lines.size(), 1u);
     ExpectGolden(out.lines[0], golden_[c]);

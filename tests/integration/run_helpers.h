@@ -31,7 +31,8 @@ inline RunOutput DsmRun(const std::string& model_dir, const std::vector<std::str
   while (start < out.command.out.size()) {
     size_t end = out.command.out.find('\n', start);
     if (end == std::string::npos) end = out.command.out.size();
-    if (end > start) out.lines.push_back(nlohmann::json::parse(out.command.out.substr(start, end - start)));
+    if (end > start)
+      out.lines.push_back(nlohmann::json::parse(out.command.out.substr(start, end - start)));
     start = end + 1;
   }
   return out;

@@ -26,10 +26,10 @@ std::string BinDir() { return DSM_BIN_DIR; }
 
 std::string MakeTempDir(const std::string& name) {
   const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-  std::filesystem::path dir = std::filesystem::path(::testing::TempDir()) / "dsm_tests" /
-                              (info ? std::string(info->test_suite_name()) + "." + info->name()
-                                    : std::string("global")) /
-                              name;
+  std::filesystem::path dir =
+      std::filesystem::path(::testing::TempDir()) / "dsm_tests" /
+      (info ? std::string(info->test_suite_name()) + "." + info->name() : std::string("global")) /
+      name;
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   return dir.string();
@@ -68,8 +68,7 @@ CommandResult RunCommand(const std::vector<std::string>& argv, const std::string
   const auto start = std::chrono::steady_clock::now();
   const int status = std::system(command.c_str());
   CommandResult result;
-  result.seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   result.out = Slurp(out);
   result.err = Slurp(err);

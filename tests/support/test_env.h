@@ -13,16 +13,16 @@ std::string SharedDir();
 
 // Skips the test (naming the data) when a shared path is missing; under CI=true the
 // test fails instead, so CI never passes without the data.
-#define DSM_REQUIRE_SHARED(relative_path)                                              \
-  do {                                                                                 \
-    const std::string dsm_path_ = ::dsm::testing::SharedDir() + "/" + (relative_path); \
-    if (!::dsm::testing::PathExists(dsm_path_)) {                                      \
-      if (::dsm::testing::InCi()) {                                                    \
+#define DSM_REQUIRE_SHARED(relative_path)                                               \
+  do {                                                                                  \
+    const std::string dsm_path_ = ::dsm::testing::SharedDir() + "/" + (relative_path);  \
+    if (!::dsm::testing::PathExists(dsm_path_)) {                                       \
+      if (::dsm::testing::InCi()) {                                                     \
         FAIL() << "shared test data missing: " << dsm_path_ << " (set DSM_SHARED_DIR)"; \
-      }                                                                                \
-      GTEST_SKIP() << "shared test data missing: " << dsm_path_                        \
-                   << " (set DSM_SHARED_DIR to run this test)";                        \
-    }                                                                                  \
+      }                                                                                 \
+      GTEST_SKIP() << "shared test data missing: " << dsm_path_                         \
+                   << " (set DSM_SHARED_DIR to run this test)";                         \
+    }                                                                                   \
   } while (0)
 
 bool PathExists(const std::string& path);

@@ -1,6 +1,5 @@
-#include "kernels/cuda/device_info.h"
-
 #include "gtest/gtest.h"
+#include "kernels/cuda/device_info.h"
 
 namespace dsm {
 namespace {

@@ -108,17 +108,21 @@ TEST_F(LlamaModelGoldenTest, BadStepsFailAloneWithClearErrors) {
     EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
     return std::string(r.status().message());
   };
-  EXPECT_NE(step_error([](v1::SequenceStep* s) { s->set_token_ids(0, 512); })
-                .find("token id 512 is outside the vocabulary [0, 512)"),
+  EXPECT_NE(step_error([](v1::SequenceStep* s) {
+              s->set_token_ids(0, 512);
+            }).find("token id 512 is outside the vocabulary [0, 512)"),
             std::string::npos);
-  EXPECT_NE(step_error([](v1::SequenceStep* s) { s->set_start_position(512); })
-                .find("exceed the model context of 512"),
+  EXPECT_NE(step_error([](v1::SequenceStep* s) {
+              s->set_start_position(512);
+            }).find("exceed the model context of 512"),
             std::string::npos);
-  EXPECT_NE(step_error([](v1::SequenceStep* s) { s->set_block_table(0, 1 << 30); })
-                .find("outside the pool"),
+  EXPECT_NE(step_error([](v1::SequenceStep* s) {
+              s->set_block_table(0, 1 << 30);
+            }).find("outside the pool"),
             std::string::npos);
-  EXPECT_NE(step_error([](v1::SequenceStep* s) { s->mutable_sampling()->set_temperature(-1); })
-                .find("temperature"),
+  EXPECT_NE(step_error([](v1::SequenceStep* s) {
+              s->mutable_sampling()->set_temperature(-1);
+            }).find("temperature"),
             std::string::npos);
   // The runner still serves after the failures.
   v1::StepRequest ok;

@@ -52,8 +52,8 @@ TEST(LlamaWeightsTest, Rank1OwnsItsMegatronSlices) {
   const TensorView& down = **(*ckpt)->Find("model.layers.1.mlp.down_proj.weight");
   const TensorView& lm = **(*ckpt)->Find("lm_head.weight");
   for (int64_t c = 0; c < 32; c += 7) {
-    EXPECT_EQ(At(layer.qkv, 0, c), At(q, heads_local * d, c));             // q rows of rank 1
-    EXPECT_EQ(At(layer.qkv, heads_local * d, c), At(k, kv_local * d, c));  // then k
+    EXPECT_EQ(At(layer.qkv, 0, c), At(q, heads_local * d, c));              // q rows of rank 1
+    EXPECT_EQ(At(layer.qkv, heads_local * d, c), At(k, kv_local * d, c));   // then k
     EXPECT_EQ(At(layer.qkv, heads_local * d + d + 3, c), At(v, d + 3, c));  // then v
     EXPECT_EQ(At(layer.gate_up, inter_local + 5, c), At(up, inter_local + 5, c));
     EXPECT_EQ(At(w->lm_head, 3, c), At(lm, 32 + 3, c));

@@ -48,7 +48,8 @@ TEST_P(MatMulTest, MatchesFloat64Reference) {
   for (size_t t = 0; t < c.n; ++t) {
     for (size_t r = 0; r < c.m; ++r) {
       double ref = 0;
-      for (size_t i = 0; i < c.k; ++i) ref += double{x[t * c.k + i]} * LoadAsFloat(w.data(), c.dtype, r * c.k + i);
+      for (size_t i = 0; i < c.k; ++i)
+        ref += double{x[t * c.k + i]} * LoadAsFloat(w.data(), c.dtype, r * c.k + i);
       // fp32 accumulation of k products of magnitude <= 1.
       EXPECT_NEAR(y[t * c.m + r], ref, 2e-6 * c.k) << "token " << t << " row " << r;
     }
@@ -71,12 +72,11 @@ TEST_P(MatMulTest, TokenResultDoesNotDependOnBatch) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Shapes, MatMulTest,
-                         ::testing::Values(Case{DType::kF32, 1, 7, 64}, Case{DType::kF32, 6, 33, 172},
-                                           Case{DType::kBF16, 9, 40, 128},
-                                           Case{DType::kBF16, 4, 17, 86},
-                                           Case{DType::kF16, 5, 12, 100},
-                                           Case{DType::kBF16, 1, 300, 4096}));
+INSTANTIATE_TEST_SUITE_P(
+    Shapes, MatMulTest,
+    ::testing::Values(Case{DType::kF32, 1, 7, 64}, Case{DType::kF32, 6, 33, 172},
+                      Case{DType::kBF16, 9, 40, 128}, Case{DType::kBF16, 4, 17, 86},
+                      Case{DType::kF16, 5, 12, 100}, Case{DType::kBF16, 1, 300, 4096}));
 
 TEST(MatMulTest, ReportsSimdTarget) { EXPECT_STRNE(MatMulTargetName(), ""); }
 

@@ -84,19 +84,21 @@ TEST(SafetensorsTest, MalformedEntry) {
 TEST(SafetensorsTest, UnsupportedDtypeNamesTensor) {
   absl::Status s =
       SafetensorsFile::Open(
-          WriteRaw("i8.safetensors",
-                   WithHeader(R"({"w": {"dtype": "I8", "shape": [4], "data_offsets": [0, 4]}})", 4)))
+          WriteRaw(
+              "i8.safetensors",
+              WithHeader(R"({"w": {"dtype": "I8", "shape": [4], "data_offsets": [0, 4]}})", 4)))
           .status();
   EXPECT_EQ(s.code(), absl::StatusCode::kUnimplemented);
   EXPECT_NE(s.message().find("tensor w: unsupported dtype I8"), std::string::npos) << s;
 }
 
 TEST(SafetensorsTest, ByteCountMustMatchShape) {
-  absl::Status s = SafetensorsFile::Open(
-                       WriteRaw("size.safetensors",
-                                WithHeader(R"({"w": {"dtype": "F32", "shape": [3], "data_offsets": [0, 8]}})",
-                                           8)))
-                       .status();
+  absl::Status s =
+      SafetensorsFile::Open(
+          WriteRaw(
+              "size.safetensors",
+              WithHeader(R"({"w": {"dtype": "F32", "shape": [3], "data_offsets": [0, 8]}})", 8)))
+          .status();
   EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss);
   EXPECT_NE(s.message().find("tensor w holds 8 bytes but shape [3] of F32 needs 12"),
             std::string::npos)

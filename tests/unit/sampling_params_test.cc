@@ -26,8 +26,7 @@ TEST(SamplingParamsTest, RejectsOutOfRangeNamingTheField) {
   EXPECT_EQ(message([](SamplingParams& p) { p.repetition_penalty = 0; }).rfind("repetition", 0),
             0u);
   EXPECT_EQ(message([](SamplingParams& p) { p.presence_penalty = 3; }).rfind("presence", 0), 0u);
-  EXPECT_EQ(message([](SamplingParams& p) { p.frequency_penalty = -3; }).rfind("frequency", 0),
-            0u);
+  EXPECT_EQ(message([](SamplingParams& p) { p.frequency_penalty = -3; }).rfind("frequency", 0), 0u);
   EXPECT_EQ(message([](SamplingParams& p) { p.logprobs = 21; }).rfind("logprobs", 0), 0u);
 }
 

@@ -88,7 +88,7 @@ TEST(SchedulerTest, EosFinishesUnlessIgnored) {
 }
 
 TEST(SchedulerTest, WaitsForBlocksThenAdmits) {
-  Scheduler s(SmallConfig());  // 8 blocks of 4
+  Scheduler s(SmallConfig());                          // 8 blocks of 4
   ASSERT_TRUE(s.Add(Request(0, {1, 2, 3}, 13)).ok());  // 16 tokens: 4 blocks
   ASSERT_TRUE(s.Add(Request(1, {1, 2, 3}, 13)).ok());  // 4 blocks
   ASSERT_TRUE(s.Add(Request(2, {1, 2, 3}, 1)).ok());   // 1 block: must wait

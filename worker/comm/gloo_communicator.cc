@@ -1,9 +1,9 @@
 #include "worker/comm/gloo_communicator.h"
 
+#include <grpcpp/grpcpp.h>
+
 #include <thread>
 #include <vector>
-
-#include <grpcpp/grpcpp.h>
 
 #include "absl/strings/str_cat.h"
 #include "dsm/v1/worker.grpc.pb.h"
@@ -39,8 +39,8 @@ class GrpcStore : public gloo::rendezvous::Store {
     context.set_deadline(std::chrono::system_clock::now() + timeout_);
     grpc::Status status = stub_->Set(&context, request, &response);
     if (!status.ok()) {
-      throw std::runtime_error(absl::StrCat("rendezvous at ", address_, " unreachable: ",
-                                            status.error_message()));
+      throw std::runtime_error(
+          absl::StrCat("rendezvous at ", address_, " unreachable: ", status.error_message()));
     }
   }
 
@@ -71,9 +71,9 @@ class GrpcStore : public gloo::rendezvous::Store {
       if (status.ok()) return response.value();
       if (status.error_code() != grpc::StatusCode::NOT_FOUND ||
           std::chrono::system_clock::now() + backoff >= deadline) {
-        throw std::runtime_error(absl::StrCat(
-            "timed out after ", timeout.count(), " ms waiting for the peers' rendezvous key ",
-            key, " at ", address_, " (", status.error_message(), ")"));
+        throw std::runtime_error(absl::StrCat("timed out after ", timeout.count(),
+                                              " ms waiting for the peers' rendezvous key ", key,
+                                              " at ", address_, " (", status.error_message(), ")"));
       }
       std::this_thread::sleep_for(backoff);
       backoff = std::min(backoff * 2, std::chrono::milliseconds(100));
@@ -127,7 +127,8 @@ absl::Status GlooCommunicator::AllReduceSum(float* data, size_t count) {
     opts.setTimeout(timeout_);
     gloo::allreduce(opts);
   } catch (const std::exception& e) {
-    return absl::UnavailableError(absl::StrCat("all-reduce on rank ", rank_, " failed: ", e.what()));
+    return absl::UnavailableError(
+        absl::StrCat("all-reduce on rank ", rank_, " failed: ", e.what()));
   }
   return absl::OkStatus();
 }
@@ -141,7 +142,8 @@ absl::Status GlooCommunicator::AllGather(const float* in, size_t count, float* o
     opts.setTimeout(timeout_);
     gloo::allgather(opts);
   } catch (const std::exception& e) {
-    return absl::UnavailableError(absl::StrCat("all-gather on rank ", rank_, " failed: ", e.what()));
+    return absl::UnavailableError(
+        absl::StrCat("all-gather on rank ", rank_, " failed: ", e.what()));
   }
   return absl::OkStatus();
 }

@@ -18,8 +18,8 @@ namespace dsm {
 struct GlooOptions {
   int rank = 0;
   int world_size = 1;
-  std::string rendezvous_address;  // host:port of a Rendezvous service
-  std::string group_name = "tp";   // keys are prefixed with it, so groups can share a store
+  std::string rendezvous_address;       // host:port of a Rendezvous service
+  std::string group_name = "tp";        // keys are prefixed with it, so groups can share a store
   std::string bind_host = "127.0.0.1";  // address this rank listens on for its peers
   // Bounds both the rendezvous and every collective: a rank that cannot reach its peers
   // gets DEADLINE_EXCEEDED instead of waiting forever.

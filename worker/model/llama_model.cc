@@ -9,8 +9,8 @@
 
 namespace dsm {
 
-LlamaModel::LlamaModel(ModelConfig config, ShardSpec shard, LlamaWeights weights,
-                       KvCache* kv_cache, Communicator* comm, ThreadPool* pool)
+LlamaModel::LlamaModel(ModelConfig config, ShardSpec shard, LlamaWeights weights, KvCache* kv_cache,
+                       Communicator* comm, ThreadPool* pool)
     : config_(std::move(config)),
       shard_(shard),
       local_(LocalDims(config_, shard.world_size)),
@@ -30,16 +30,15 @@ absl::Status LlamaModel::Validate(std::span<const SequenceInput> batch) const {
     }
     for (int32_t id : seq.token_ids) {
       if (id < 0 || id >= config_.vocab_size) {
-        return absl::InvalidArgumentError(absl::StrCat("token id ", id,
-                                                       " is outside the vocabulary [0, ",
-                                                       config_.vocab_size, ")"));
+        return absl::InvalidArgumentError(absl::StrCat(
+            "token id ", id, " is outside the vocabulary [0, ", config_.vocab_size, ")"));
       }
     }
     const int64_t end = seq.start_position + static_cast<int64_t>(seq.token_ids.size());
     if (seq.start_position < 0 || end > config_.max_position_embeddings) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("positions [", seq.start_position, ", ", end,
-                       ") exceed the model context of ", config_.max_position_embeddings));
+      return absl::InvalidArgumentError(absl::StrCat("positions [", seq.start_position, ", ", end,
+                                                     ") exceed the model context of ",
+                                                     config_.max_position_embeddings));
     }
     const int64_t blocks_needed = (end + block_size - 1) / block_size;
     if (static_cast<int64_t>(seq.block_table.size()) < blocks_needed) {
@@ -49,8 +48,8 @@ absl::Status LlamaModel::Validate(std::span<const SequenceInput> batch) const {
     for (int64_t b = 0; b < blocks_needed; ++b) {
       const int32_t block = seq.block_table[b];
       if (block < 0 || static_cast<size_t>(block) >= kv_cache_->num_blocks()) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "KV block ", block, " is outside the pool of ", kv_cache_->num_blocks()));
+        return absl::InvalidArgumentError(
+            absl::StrCat("KV block ", block, " is outside the pool of ", kv_cache_->num_blocks()));
       }
     }
   }
@@ -88,7 +87,8 @@ absl::StatusOr<std::vector<float>> LlamaModel::Forward(std::span<const SequenceI
     const int64_t row = ids[t] - vocab_begin;
     if (row < 0 || row >= local_.vocab) continue;
     const uint8_t* src = embedding.bytes.get() + row * hidden * DTypeSize(embedding.dtype);
-    for (size_t i = 0; i < hidden; ++i) hidden_[t * hidden + i] = LoadAsFloat(src, embedding.dtype, i);
+    for (size_t i = 0; i < hidden; ++i)
+      hidden_[t * hidden + i] = LoadAsFloat(src, embedding.dtype, i);
   }
   if (absl::Status s = comm_->AllReduceSum(hidden_.data(), hidden_.size()); !s.ok()) return s;
 

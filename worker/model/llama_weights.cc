@@ -35,8 +35,8 @@ class ShardLoader {
       if (!view.ok()) return view.status();
       if (!views.empty() && (*view)->dtype != views[0]->dtype) {
         return absl::InvalidArgumentError(absl::StrCat(
-            "tensor ", s.name, " is ", DTypeName((*view)->dtype), " but ", views[0]->name,
-            " is ", DTypeName(views[0]->dtype), "; fused tensors must share a dtype"));
+            "tensor ", s.name, " is ", DTypeName((*view)->dtype), " but ", views[0]->name, " is ",
+            DTypeName(views[0]->dtype), "; fused tensors must share a dtype"));
       }
       views.push_back(*view);
       rows += s.row_count;
@@ -85,9 +85,9 @@ class ShardLoader {
   }
 
   static absl::Status ShapeError(const TensorView& view, const std::string& expected) {
-    return absl::InvalidArgumentError(absl::StrCat(view.file, ": tensor ", view.name,
-                                                   " has shape ", view.ShapeString(),
-                                                   " but config.json implies ", expected));
+    return absl::InvalidArgumentError(absl::StrCat(view.file, ": tensor ", view.name, " has shape ",
+                                                   view.ShapeString(), " but config.json implies ",
+                                                   expected));
   }
 
   void Advance(size_t bytes) {
@@ -125,10 +125,9 @@ absl::StatusOr<LlamaWeights> LoadLlamaWeights(const Checkpoint& checkpoint, cons
   // Bytes this rank copies, for progress reporting (weights in the config's dtype).
   const size_t elem = DTypeSize(c.torch_dtype);
   const size_t per_layer = (local.heads + 2 * local.kv_heads) * d * hidden +
-                           hidden * local.heads * d + 3 * local.intermediate * hidden +
-                           2 * hidden;
-  const size_t total = elem * (per_layer * c.num_hidden_layers +
-                               (tied ? 1 : 2) * local.vocab * hidden + hidden);
+                           hidden * local.heads * d + 3 * local.intermediate * hidden + 2 * hidden;
+  const size_t total =
+      elem * (per_layer * c.num_hidden_layers + (tied ? 1 : 2) * local.vocab * hidden + hidden);
   ShardLoader loader(checkpoint, progress, total);
 
   auto column_parallel = [&](const std::string& name, int64_t rows, int64_t local_rows) {
@@ -139,8 +138,8 @@ absl::StatusOr<LlamaWeights> LoadLlamaWeights(const Checkpoint& checkpoint, cons
   };
 
   LlamaWeights w;
-  absl::StatusOr<OwnedMatrix> embedding = loader.LoadStacked(
-      {column_parallel("model.embed_tokens.weight", c.vocab_size, local.vocab)});
+  absl::StatusOr<OwnedMatrix> embedding =
+      loader.LoadStacked({column_parallel("model.embed_tokens.weight", c.vocab_size, local.vocab)});
   if (!embedding.ok()) return embedding.status();
   w.embedding = *std::move(embedding);
   if (!tied) {
@@ -163,9 +162,8 @@ absl::StatusOr<LlamaWeights> LoadLlamaWeights(const Checkpoint& checkpoint, cons
     });
     if (!qkv.ok()) return qkv.status();
     layer.qkv = *std::move(qkv);
-    absl::StatusOr<OwnedMatrix> o =
-        loader.LoadStacked({row_parallel(p + "self_attn.o_proj.weight", c.q_size(),
-                                         local.heads * d)});
+    absl::StatusOr<OwnedMatrix> o = loader.LoadStacked(
+        {row_parallel(p + "self_attn.o_proj.weight", c.q_size(), local.heads * d)});
     if (!o.ok()) return o.status();
     layer.o = *std::move(o);
     absl::StatusOr<OwnedMatrix> gate_up = loader.LoadStacked({

@@ -24,8 +24,7 @@ absl::Status ValidateShardable(const ModelConfig& config, int world_size) {
 }
 
 ShardDims LocalDims(const ModelConfig& config, int world_size) {
-  return ShardDims{config.num_attention_heads / world_size,
-                   config.num_key_value_heads / world_size,
+  return ShardDims{config.num_attention_heads / world_size, config.num_key_value_heads / world_size,
                    config.intermediate_size / world_size, config.vocab_size / world_size};
 }
 

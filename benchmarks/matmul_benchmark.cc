@@ -1,0 +1,87 @@
+// GEMM/GEMV throughput of the CPU kernel at DeepSeek-Math-7B's layer shapes, next to a
+// plain memory-read roofline. Decode is memory-bound: weight bytes / time is the figure
+// to compare with the read bandwidth.
+//
+//   ./build/benchmarks/matmul_benchmark --benchmark_counters_tabular=true
+
+#include <algorithm>
+#include <cstring>
+#include <numeric>
+#include <vector>
+
+#include "benchmark/benchmark.h"
+#include "hwy/aligned_allocator.h"
+#include "kernels/cpu/matmul.h"
+
+namespace dsm {
+namespace {
+
+int Threads() {
+  static const int threads = DefaultThreadCount();
+  return threads;
+}
+
+// y = x · Wᵀ with W [m, k] bf16 and n tokens.
+void BM_MatMulBf16(benchmark::State& state) {
+  const size_t m = state.range(0), k = state.range(1), n = state.range(2);
+  // Rotate over copies totalling ~1.5 GB so weights come from DRAM, as in a real model.
+  const size_t copies = std::max<size_t>(2, (size_t{1536} << 20) / (m * k * 2));
+  std::vector<hwy::AlignedFreeUniquePtr<uint16_t[]>> weights;
+  for (size_t c = 0; c < copies; ++c) {
+    weights.push_back(hwy::AllocateAligned<uint16_t>(m * k));
+    for (size_t i = 0; i < m * k; ++i)
+      weights[c][i] = FloatToBF16(static_cast<float>(i % 7) * 0.01f);
+  }
+  std::vector<float> x(n * k, 0.5f), y(n * m);
+  ThreadPool pool(Threads());
+  size_t next = 0;
+  for (auto _ : state) {
+    const WeightMatrix wm{weights[next].get(), DType::kBF16, m, k};
+    next = (next + 1) % copies;
+    MatMul(pool, x.data(), n, wm, y.data());
+    benchmark::DoNotOptimize(y.data());
+  }
+  const double bytes = static_cast<double>(m * k * 2);
+  state.counters["weight_GB/s"] =
+      benchmark::Counter(bytes, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(2.0 * m * k * n * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+  state.SetLabel(MatMulTargetName());
+}
+// qkv (12288 x 4096), gate_up (22016 x 4096), down (4096 x 11008); n = 1 (decode), 8, 64.
+BENCHMARK(BM_MatMulBf16)
+    ->ArgsProduct({{12288}, {4096}, {1, 8, 64}})
+    ->Args({22016, 4096, 1})
+    ->Args({4096, 11008, 1})
+    ->UseRealTime();
+
+// Read bandwidth: sum a large buffer with all threads (the decode roofline).
+void BM_MemoryRead(benchmark::State& state) {
+  const size_t floats = size_t{256} << 20;  // 1 GiB
+  auto buffer = hwy::AllocateAligned<float>(floats);
+  std::memset(buffer.get(), 0, floats * sizeof(float));
+  ThreadPool pool(Threads());
+  std::vector<float> partial(1024);
+  for (auto _ : state) {
+    pool.ParallelFor(1024, 1, [&](size_t b, size_t e) {
+      for (size_t c = b; c < e; ++c) {
+        // Eight independent sums keep the adds from being latency-bound.
+        const float* p = buffer.get() + c * (floats / 1024);
+        float acc[8] = {};
+        for (size_t i = 0; i < floats / 1024; i += 8) {
+          for (int j = 0; j < 8; ++j) acc[j] += p[i + j];
+        }
+        partial[c] = std::accumulate(acc, acc + 8, 0.0f);
+      }
+    });
+    benchmark::DoNotOptimize(partial.data());
+  }
+  state.counters["read_GB/s"] = benchmark::Counter(static_cast<double>(floats * sizeof(float)),
+                                                   benchmark::Counter::kIsIterationInvariantRate);
+}
+BENCHMARK(BM_MemoryRead)->UseRealTime()->Unit(benchmark::kMillisecond);
+
+}  // namespace
+}  // namespace dsm
+
+BENCHMARK_MAIN();
