@@ -7,7 +7,8 @@ packages=(
   build-essential cmake ninja-build ccache pkg-config clang-format
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libgtest-dev libgmock-dev libbenchmark-dev
-  libgloo-dev libhwy-dev nlohmann-json3-dev libpcre2-dev
+  libgloo-dev libhwy-dev nlohmann-json3-dev libpcre2-dev libutf8proc-dev
+  clang-14 libclang-rt-14-dev
 )
 
 missing=()

@@ -1,0 +1,105 @@
+#include "coordinator/tokenizer/post_processor.h"
+
+#include "absl/strings/str_cat.h"
+#include "nlohmann/json.hpp"
+
+namespace dsm {
+namespace {
+
+// A list of pieces: fixed special-token ids, or the sequence itself (-1 marks it).
+class TemplatePostProcessor : public PostProcessor {
+ public:
+  explicit TemplatePostProcessor(std::vector<std::vector<int32_t>> pieces)
+      : pieces_(std::move(pieces)) {}
+  std::vector<int32_t> Process(const std::vector<int32_t>& ids) const override {
+    std::vector<int32_t> out;
+    for (const auto& piece : pieces_) {
+      if (piece.empty()) {
+        out.insert(out.end(), ids.begin(), ids.end());
+      } else {
+        out.insert(out.end(), piece.begin(), piece.end());
+      }
+    }
+    return out;
+  }
+
+ private:
+  std::vector<std::vector<int32_t>> pieces_;  // empty = the sequence
+};
+
+class SequencePostProcessor : public PostProcessor {
+ public:
+  explicit SequencePostProcessor(std::vector<std::unique_ptr<PostProcessor>> steps)
+      : steps_(std::move(steps)) {}
+  std::vector<int32_t> Process(const std::vector<int32_t>& ids) const override {
+    std::vector<int32_t> out = ids;
+    for (const auto& step : steps_) out = step->Process(out);
+    return out;
+  }
+
+ private:
+  std::vector<std::unique_ptr<PostProcessor>> steps_;
+};
+
+class IdentityPostProcessor : public PostProcessor {
+ public:
+  std::vector<int32_t> Process(const std::vector<int32_t>& ids) const override { return ids; }
+};
+
+// ["[CLS]", 101] style entries of Bert/RobertaProcessing.
+absl::StatusOr<int32_t> TokenPairId(const nlohmann::json& pair, const char* name) {
+  if (!pair.is_array() || pair.size() != 2 || !pair[1].is_number_integer()) {
+    return absl::InvalidArgumentError(absl::StrCat("post_processor.", name, " is malformed"));
+  }
+  return pair[1].get<int32_t>();
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<PostProcessor>> ParsePostProcessor(const nlohmann::json& j) {
+  if (j.is_null()) return nullptr;
+  const std::string type = j.value("type", "");
+  if (type == "TemplateProcessing") {
+    const auto& special = j.value("special_tokens", nlohmann::json::object());
+    std::vector<std::vector<int32_t>> pieces;
+    for (const auto& item : j.value("single", nlohmann::json::array())) {
+      if (item.contains("Sequence")) {
+        pieces.push_back({});
+        continue;
+      }
+      if (!item.contains("SpecialToken")) {
+        return absl::InvalidArgumentError(
+            "TemplateProcessing item is neither Sequence nor SpecialToken");
+      }
+      const std::string name = item["SpecialToken"].value("id", "");
+      if (!special.contains(name) || !special[name].contains("ids")) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("TemplateProcessing uses special token ", name, " without ids"));
+      }
+      pieces.push_back(special[name]["ids"].get<std::vector<int32_t>>());
+      if (pieces.back().empty()) pieces.pop_back();
+    }
+    return std::make_unique<TemplatePostProcessor>(std::move(pieces));
+  }
+  if (type == "BertProcessing" || type == "RobertaProcessing") {
+    absl::StatusOr<int32_t> cls = TokenPairId(j.value("cls", nlohmann::json()), "cls");
+    if (!cls.ok()) return cls.status();
+    absl::StatusOr<int32_t> sep = TokenPairId(j.value("sep", nlohmann::json()), "sep");
+    if (!sep.ok()) return sep.status();
+    return std::make_unique<TemplatePostProcessor>(
+        std::vector<std::vector<int32_t>>{{*cls}, {}, {*sep}});
+  }
+  if (type == "ByteLevel") return std::make_unique<IdentityPostProcessor>();
+  if (type == "Sequence") {
+    std::vector<std::unique_ptr<PostProcessor>> steps;
+    for (const auto& item : j.value("processors", nlohmann::json::array())) {
+      absl::StatusOr<std::unique_ptr<PostProcessor>> step = ParsePostProcessor(item);
+      if (!step.ok()) return step.status();
+      if (*step) steps.push_back(*std::move(step));
+    }
+    return std::make_unique<SequencePostProcessor>(std::move(steps));
+  }
+  return absl::UnimplementedError(absl::StrCat("unsupported post_processor type \"", type, "\""));
+}
+
+}  // namespace dsm
