@@ -1,6 +1,7 @@
 // dsm: the dsmserve command line.
 //   dsm run --model DIR --tp N [--max-tokens N] [--temperature T] [--seed S] [--ignore-eos]
 //           --input prompts.jsonl       offline generation over a TP group of processes
+//   dsm tokenize --model DIR [--decode]  JSONL text <-> ids with the model's tokenizer
 //   dsm make-model --out DIR [...]      writes a small random LLaMA checkpoint
 
 #include <cstdio>
@@ -15,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "tools/model_generator.h"
 #include "tools/run_command.h"
+#include "tools/tokenize_command.h"
 
 ABSL_FLAG(std::string, model, "", "model directory (HF format)");
 ABSL_FLAG(int, tp, 1, "tensor-parallel size: worker processes in the group");
@@ -36,6 +38,10 @@ ABSL_FLAG(int64_t, kv_cache_mib, 1024, "KV-cache pool per rank, MiB");
 ABSL_FLAG(int, kv_block_size, 16, "positions per KV block");
 ABSL_FLAG(int, max_batch_tokens, 512, "tokens per scheduler step (chunked prefill budget)");
 ABSL_FLAG(int, comm_timeout_s, 60, "seconds ranks wait for each other before failing");
+// tokenize
+ABSL_FLAG(bool, decode, false, "tokenize: ids -> text instead of text -> ids");
+ABSL_FLAG(bool, add_special_tokens, false, "tokenize: add BOS (the post-processor's tokens)");
+ABSL_FLAG(bool, skip_special_tokens, false, "tokenize --decode: drop special tokens");
 // make-model
 ABSL_FLAG(std::string, out, "", "make-model: output directory");
 ABSL_FLAG(int, layers, 2, "make-model: number of layers");
@@ -92,6 +98,17 @@ int RunMain() {
   return status.ok() ? 0 : Fail(status);
 }
 
+int TokenizeMain() {
+  TokenizeOptions o;
+  o.model_dir = absl::GetFlag(FLAGS_model);
+  if (o.model_dir.empty()) return Fail(absl::InvalidArgumentError("--model is required"));
+  o.decode = absl::GetFlag(FLAGS_decode);
+  o.add_special_tokens = absl::GetFlag(FLAGS_add_special_tokens);
+  o.skip_special_tokens = absl::GetFlag(FLAGS_skip_special_tokens);
+  absl::Status status = RunTokenize(o, std::cin, std::cout);
+  return status.ok() ? 0 : Fail(status);
+}
+
 int MakeModelMain() {
   GeneratedModelSpec spec = TinyDeepSeekSpec();
   const std::string out = absl::GetFlag(FLAGS_out);
@@ -140,6 +157,7 @@ std::vector<char*> NormalizeFlagNames(int argc, char** argv, std::vector<std::st
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "dsm <command> [flags]\n  run         offline generation over a TP group\n"
+      "  tokenize    text <-> token ids, JSONL on stdin (offline)\n"
       "  make-model  write a random LLaMA checkpoint");
   if (argc < 2) {
     std::fprintf(stderr, "usage: %s\n", absl::ProgramUsageMessage().data());
@@ -151,6 +169,7 @@ int main(int argc, char** argv) {
   absl::ParseCommandLine(static_cast<int>(args.size()), args.data());
   if (command == "run") return dsm::RunMain();
   if (command == "make-model") return dsm::MakeModelMain();
+  if (command == "tokenize") return dsm::TokenizeMain();
   std::fprintf(stderr, "dsm: unknown command '%s'\nusage: %s\n", command.c_str(),
                absl::ProgramUsageMessage().data());
   return 2;

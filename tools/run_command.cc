@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/model_config.h"
 #include "coordinator/scheduler.h"
+#include "coordinator/tokenizer/tokenizer_files.h"
 #include "coordinator/worker_group.h"
 #include "nlohmann/json.hpp"
 #include "worker/model/shard_spec.h"
@@ -16,8 +17,54 @@ namespace dsm {
 namespace {
 
 // Reads and checks every input line before any worker starts, so bad input costs nothing.
+// The prompt of one input line: "prompt_token_ids", "prompt" (text, BOS added as HF
+// does) or "messages" (rendered with the chat template).
+absl::StatusOr<std::vector<int32_t>> PromptIds(const nlohmann::json& j,
+                                               const TokenizerFiles* text,
+                                               const std::string& model_dir) {
+  if (auto ids = j.find("prompt_token_ids"); ids != j.end()) {
+    if (!ids->is_array()) return absl::InvalidArgumentError("prompt_token_ids must be a list");
+    std::vector<int32_t> out;
+    for (const auto& id : *ids) {
+      if (!id.is_number_integer() || id.get<int64_t>() < INT32_MIN ||
+          id.get<int64_t>() > INT32_MAX) {
+        return absl::InvalidArgumentError("prompt_token_ids must be integers");
+      }
+      out.push_back(id.get<int32_t>());
+    }
+    return out;
+  }
+  const bool has_prompt = j.contains("prompt"), has_messages = j.contains("messages");
+  if (!has_prompt && !has_messages) {
+    return absl::InvalidArgumentError("needs \"prompt_token_ids\", \"prompt\" or \"messages\"");
+  }
+  if (text == nullptr) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "text prompts need ", model_dir, "/tokenizer.json; this model serves token ids only"));
+  }
+  if (has_prompt) {
+    if (!j["prompt"].is_string()) return absl::InvalidArgumentError("prompt must be a string");
+    return text->tokenizer->Encode(j["prompt"].get<std::string>(), /*add_special_tokens=*/true);
+  }
+  if (!j["messages"].is_array()) return absl::InvalidArgumentError("messages must be a list");
+  std::vector<ChatMessage> messages;
+  for (const auto& m : j["messages"]) {
+    if (!m.is_object() || !m.contains("role") || !m.contains("content") ||
+        !m["role"].is_string() || !m["content"].is_string()) {
+      return absl::InvalidArgumentError("each message needs string \"role\" and \"content\"");
+    }
+    messages.push_back({m["role"].get<std::string>(), m["content"].get<std::string>()});
+  }
+  if (!text->bos_id || !text->eos_id) {
+    return absl::FailedPreconditionError("the tokenizer defines no BOS/EOS for the chat template");
+  }
+  return text->chat_template.Encode(*text->tokenizer, messages, /*add_generation_prompt=*/true,
+                                    *text->bos_id, *text->eos_id);
+}
+
 absl::StatusOr<std::vector<GenerationRequest>> ReadRequests(const RunOptions& options,
                                                             const ModelConfig& config,
+                                                            const TokenizerFiles* text,
                                                             std::istream& input) {
   std::vector<GenerationRequest> requests;
   std::string line;
@@ -28,22 +75,21 @@ absl::StatusOr<std::vector<GenerationRequest>> ReadRequests(const RunOptions& op
     };
     nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
     if (j.is_discarded() || !j.is_object()) return bad("not a JSON object");
-    auto ids = j.find("prompt_token_ids");
-    if (ids == j.end() || !ids->is_array()) {
-      return bad("needs \"prompt_token_ids\": [...] (text prompts need the tokenizer)");
-    }
     GenerationRequest r;
     r.id = requests.size();
-    for (const auto& id : *ids) {
-      if (!id.is_number_integer()) return bad("prompt_token_ids must be integers");
-      const int64_t v = id.get<int64_t>();
+    absl::StatusOr<std::vector<int32_t>> ids = PromptIds(j, text, options.model_dir);
+    if (!ids.ok()) {
+      return absl::Status(ids.status().code(), absl::StrCat("input line ", line_number, ": ",
+                                                            ids.status().message()));
+    }
+    for (int32_t v : *ids) {
       if (v < 0 || v >= config.vocab_size) {
         return bad(absl::StrCat("token id ", v, " is outside the vocabulary [0, ",
                                 config.vocab_size, ")"));
       }
-      r.prompt_token_ids.push_back(static_cast<int32_t>(v));
     }
-    if (r.prompt_token_ids.empty()) return bad("prompt_token_ids is empty");
+    r.prompt_token_ids = *std::move(ids);
+    if (r.prompt_token_ids.empty()) return bad("the prompt is empty");
     if (static_cast<int64_t>(r.prompt_token_ids.size()) >= config.max_position_embeddings) {
       return bad(absl::StrCat("the prompt of ", r.prompt_token_ids.size(),
                               " tokens is longer than the model context of ",
@@ -82,7 +128,16 @@ absl::Status RunOffline(const RunOptions& options, std::istream& input, std::ost
   if (absl::Status s = ValidateShardable(*config, options.tp); !s.ok()) {
     return absl::InvalidArgumentError(absl::StrCat(options.model_dir, ": ", s.message()));
   }
-  absl::StatusOr<std::vector<GenerationRequest>> requests = ReadRequests(options, *config, input);
+  // Text prompts and "text" in the output need the tokenizer; a model without one
+  // serves token ids only.
+  std::unique_ptr<TokenizerFiles> text;
+  if (absl::StatusOr<TokenizerFiles> files = LoadTokenizerFiles(options.model_dir); files.ok()) {
+    text = std::make_unique<TokenizerFiles>(*std::move(files));
+  } else if (!absl::IsNotFound(files.status())) {
+    return files.status();
+  }
+  absl::StatusOr<std::vector<GenerationRequest>> requests =
+      ReadRequests(options, *config, text.get(), input);
   if (!requests.ok()) return requests.status();
   if (requests->empty()) return absl::OkStatus();
 
@@ -145,7 +200,16 @@ absl::Status RunOffline(const RunOptions& options, std::istream& input, std::ost
                                    {"finish_reason", FinishReasonName(out.finish)}};
     if (options.return_logits) line["logits"] = out.logits;
     if (options.logprobs > 0) line["logprobs"] = out.logprobs;
-    output << line.dump() << "\n";
+    if (text) {
+      absl::StatusOr<std::string> decoded =
+          text->tokenizer->Decode(out.token_ids, /*skip_special_tokens=*/true);
+      if (decoded.ok()) {
+        line["text"] = *decoded;
+      } else {
+        line["text_error"] = std::string(decoded.status().message());
+      }
+    }
+    output << line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
   }
   output.flush();
   return absl::OkStatus();

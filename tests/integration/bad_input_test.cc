@@ -122,8 +122,10 @@ TEST(BadInputTest, MalformedInputLines) {
   const std::string dir = MakeModel("lines");
   ExpectFailure(DsmRun(dir, {}, "not json\n"), "input line 1: not a JSON object");
   ExpectFailure(DsmRun(dir, {}, "{\"prompt\": \"hi\"}\n"),
-                "input line 1: needs \"prompt_token_ids\"");
-  ExpectFailure(DsmRun(dir, {}, "{\"prompt_token_ids\": []}\n"), "prompt_token_ids is empty");
+                "input line 1: text prompts need " + dir + "/tokenizer.json");
+  ExpectFailure(DsmRun(dir, {}, "{\"text\": \"hi\"}\n"),
+                "input line 1: needs \"prompt_token_ids\", \"prompt\" or \"messages\"");
+  ExpectFailure(DsmRun(dir, {}, "{\"prompt_token_ids\": []}\n"), "the prompt is empty");
   ExpectFailure(DsmRun(dir, {"--temperature", "-1"}, kOnePrompt), "temperature");
   ExpectFailure(DsmRun(dir, {"--top-p", "0"}, kOnePrompt), "top_p");
 }
