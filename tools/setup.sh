@@ -27,3 +27,17 @@ if ((${#missing[@]})); then
 else
   echo "setup: all packages present"
 fi
+
+# HF's own tokenizer (Rust, official Node binding): the reference the tokenizer parity
+# test compares against. Installed from the lock file; skipped when already present.
+cd "$(dirname "$0")/.."
+if ! command -v npm >/dev/null 2>&1; then
+  sudo_cmd=()
+  [[ $(id -u) -ne 0 ]] && sudo_cmd=(sudo)
+  "${sudo_cmd[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends nodejs npm
+fi
+if [[ ! -d tests/hf_reference/node_modules/tokenizers ]]; then
+  echo "setup: installing the HF reference tokenizer (npm)"
+  npm ci --prefix tests/hf_reference --no-audit --no-fund --loglevel=error
+fi
