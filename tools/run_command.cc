@@ -19,8 +19,7 @@ namespace {
 // Reads and checks every input line before any worker starts, so bad input costs nothing.
 // The prompt of one input line: "prompt_token_ids", "prompt" (text, BOS added as HF
 // does) or "messages" (rendered with the chat template).
-absl::StatusOr<std::vector<int32_t>> PromptIds(const nlohmann::json& j,
-                                               const TokenizerFiles* text,
+absl::StatusOr<std::vector<int32_t>> PromptIds(const nlohmann::json& j, const TokenizerFiles* text,
                                                const std::string& model_dir) {
   if (auto ids = j.find("prompt_token_ids"); ids != j.end()) {
     if (!ids->is_array()) return absl::InvalidArgumentError("prompt_token_ids must be a list");
@@ -49,8 +48,8 @@ absl::StatusOr<std::vector<int32_t>> PromptIds(const nlohmann::json& j,
   if (!j["messages"].is_array()) return absl::InvalidArgumentError("messages must be a list");
   std::vector<ChatMessage> messages;
   for (const auto& m : j["messages"]) {
-    if (!m.is_object() || !m.contains("role") || !m.contains("content") ||
-        !m["role"].is_string() || !m["content"].is_string()) {
+    if (!m.is_object() || !m.contains("role") || !m.contains("content") || !m["role"].is_string() ||
+        !m["content"].is_string()) {
       return absl::InvalidArgumentError("each message needs string \"role\" and \"content\"");
     }
     messages.push_back({m["role"].get<std::string>(), m["content"].get<std::string>()});
@@ -79,8 +78,8 @@ absl::StatusOr<std::vector<GenerationRequest>> ReadRequests(const RunOptions& op
     r.id = requests.size();
     absl::StatusOr<std::vector<int32_t>> ids = PromptIds(j, text, options.model_dir);
     if (!ids.ok()) {
-      return absl::Status(ids.status().code(), absl::StrCat("input line ", line_number, ": ",
-                                                            ids.status().message()));
+      return absl::Status(ids.status().code(),
+                          absl::StrCat("input line ", line_number, ": ", ids.status().message()));
     }
     for (int32_t v : *ids) {
       if (v < 0 || v >= config.vocab_size) {

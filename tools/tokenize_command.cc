@@ -17,7 +17,8 @@ absl::StatusOr<nlohmann::ordered_json> ProcessLine(const TokenizeOptions& option
   if (j.is_discarded() || !j.is_object()) return absl::InvalidArgumentError("not a JSON object");
   if (options.decode) {
     auto ids = j.find("ids");
-    if (ids == j.end() || !ids->is_array()) return absl::InvalidArgumentError("needs \"ids\": [...]");
+    if (ids == j.end() || !ids->is_array())
+      return absl::InvalidArgumentError("needs \"ids\": [...]");
     std::vector<int32_t> values;
     for (const auto& id : *ids) {
       if (!id.is_number_integer()) return absl::InvalidArgumentError("ids must be integers");
@@ -28,7 +29,8 @@ absl::StatusOr<nlohmann::ordered_json> ProcessLine(const TokenizeOptions& option
     return nlohmann::ordered_json{{"text", *text}};
   }
   auto text = j.find("text");
-  if (text == j.end() || !text->is_string()) return absl::InvalidArgumentError("needs \"text\": \"...\"");
+  if (text == j.end() || !text->is_string())
+    return absl::InvalidArgumentError("needs \"text\": \"...\"");
   absl::StatusOr<std::vector<int32_t>> ids =
       tokenizer.Encode(text->get<std::string>(), options.add_special_tokens);
   if (!ids.ok()) return ids.status();
@@ -51,8 +53,8 @@ absl::Status RunTokenize(const TokenizeOptions& options, std::istream& input,
       output << result->dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
     } else {
       ++failures;
-      output << nlohmann::ordered_json{{"error", absl::StrCat("line ", n, ": ",
-                                                              result.status().message())}}
+      output << nlohmann::ordered_json{{"error",
+                                        absl::StrCat("line ", n, ": ", result.status().message())}}
                     .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)
              << "\n";
     }

@@ -18,7 +18,6 @@ struct TokenizeOptions {
   bool skip_special_tokens = false;
 };
 
-absl::Status RunTokenize(const TokenizeOptions& options, std::istream& input,
-                         std::ostream& output);
+absl::Status RunTokenize(const TokenizeOptions& options, std::istream& input, std::ostream& output);
 
 }  // namespace dsm

@@ -49,8 +49,8 @@ absl::StatusOr<std::vector<Piece>> RenderDeepSeek(const std::vector<ChatMessage>
     } else if (m.role == "system") {
       pieces.push_back({absl::StrCat(m.content, "\n\n")});
     } else {
-      return absl::InvalidArgumentError(absl::StrCat("messages[", i, "].role \"", m.role,
-                                                     "\" is not system, user or assistant"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("messages[", i, "].role \"", m.role, "\" is not system, user or assistant"));
     }
   }
   if (add_generation_prompt) pieces.push_back({"Assistant:"});
@@ -82,14 +82,14 @@ absl::StatusOr<std::vector<int32_t>> ChatTemplate::Encode(const Tokenizer& token
   if (!pieces.ok()) return pieces.status();
   std::vector<EncodeItem> items;
   for (const Piece& p : *pieces) {
-    items.push_back(p.special == 0 ? EncodeItem{p.text} : EncodeItem{"", p.special == 1 ? bos_id : eos_id});
+    items.push_back(p.special == 0 ? EncodeItem{p.text}
+                                   : EncodeItem{"", p.special == 1 ? bos_id : eos_id});
   }
   return tokenizer.EncodeItems(items, /*add_special_tokens=*/false, /*parse_special=*/false);
 }
 
 absl::StatusOr<std::string> ChatTemplate::Render(const std::vector<ChatMessage>& messages,
-                                                 bool add_generation_prompt,
-                                                 const std::string& bos,
+                                                 bool add_generation_prompt, const std::string& bos,
                                                  const std::string& eos) const {
   if (kind_ != Kind::kDeepSeek) {
     return absl::FailedPreconditionError("the model's chat template is missing or not understood");

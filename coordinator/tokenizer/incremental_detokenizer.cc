@@ -22,7 +22,8 @@ absl::StatusOr<std::string> IncrementalDetokenizer::Add(int32_t id) {
   const bool incomplete = after->size() >= kReplacementCharacter.size() &&
                           after->compare(after->size() - kReplacementCharacter.size(),
                                          kReplacementCharacter.size(), kReplacementCharacter) == 0;
-  if (incomplete || after->size() <= before->size() || after->compare(0, before->size(), *before) != 0) {
+  if (incomplete || after->size() <= before->size() ||
+      after->compare(0, before->size(), *before) != 0) {
     return std::string();
   }
   std::string piece = after->substr(before->size());

@@ -24,7 +24,8 @@ std::optional<int32_t> TokenId(const nlohmann::json& config, const char* key) {
   auto it = config.find(key);
   if (it == config.end()) return std::nullopt;
   if (it->is_number_integer()) return it->get<int32_t>();
-  if (it->is_array() && !it->empty() && (*it)[0].is_number_integer()) return (*it)[0].get<int32_t>();
+  if (it->is_array() && !it->empty() && (*it)[0].is_number_integer())
+    return (*it)[0].get<int32_t>();
   return std::nullopt;
 }
 

@@ -25,13 +25,13 @@ std::string RandomText(std::mt19937& rng) {
        "\u2009", "\u200b", "\ufeff", "\u180e", "\u000b", "\u000c"},
       {"a", "Z", "the", " The", "hello", "World", "x", "y", "ing", "'s", "'ll", "don't"},
       {"0", "1", "7", "42", "2024", "3.14159", "1e-9", "½", "²", "①", "٣", "１", "Ⅻ"},
-      {".", ",", "!", "?", ";", ":", "(", ")", "[", "]", "{", "}", "\\", "/", "$", "^", "_",
-       "=", "+", "-", "*", "<", ">", "|", "~", "`", "\"", "'", "#", "%", "&", "@", "…", "—",
-       "“", "”", "‘", "’", "！", "，", "。", "：", "（", "）"},
-      {"\\frac{a}{b}", "\\sqrt{2}", "x^{2}", "\\sum_{i=1}^{n}", "\\boxed{7}", "$", "$$",
-       "\\alpha", "\\leq", "\\cdot", "\\left(", "\\right)"},
-      {"é", "ñ", "ß", "Ω", "π", "λ", "Ж", "ы", "ქ", "ա", "א", "ش", "ह", "ก", "ÿ", "ü", "ø",
-       "À", "Á", "þ", "÷", "ǅ", "ᾨ", "Ω", "K", "Å"},
+      {".", ",", "!", "?", ";", ":", "(", ")", "[",  "]",  "{",  "}",  "\\", "/", "$",
+       "^", "_", "=", "+", "-", "*", "<", ">", "|",  "~",  "`",  "\"", "'",  "#", "%",
+       "&", "@", "…", "—", "“", "”", "‘", "’", "！", "，", "。", "：", "（", "）"},
+      {"\\frac{a}{b}", "\\sqrt{2}", "x^{2}", "\\sum_{i=1}^{n}", "\\boxed{7}", "$", "$$", "\\alpha",
+       "\\leq", "\\cdot", "\\left(", "\\right)"},
+      {"é", "ñ", "ß", "Ω", "π", "λ", "Ж", "ы", "ქ", "ա", "א", "ش", "ह",
+       "ก", "ÿ", "ü", "ø", "À", "Á", "þ", "÷", "ǅ", "ᾨ", "Ω", "K", "Å"},
       {"中", "文", "数学", "定理", "証明", "한국어", "ひらがな", "カタカナ", "龥", "ࠀ", "丂"},
       {"🦙", "🚀", "👩‍👩‍👧", "✅", "🇺🇸", "😀", "𝔸", "𐐀", "\U0001F600"},
       {"<｜begin▁of▁sentence｜>", "<｜end▁of▁sentence｜>", "<s>", "</s>", "▁", "Ġ", "Ċ"},
@@ -55,8 +55,8 @@ TEST(HfTokenizerParityTest, RandomStringsEncodeExactlyAsHf) {
   }
   const std::string tokenizer_json =
       testing::SharedDir() + "/models/deepseek-math-tokenizer/tokenizer.json";
-  absl::StatusOr<std::unique_ptr<Tokenizer>> ours = Tokenizer::FromJson(
-      *ReadFileToString(tokenizer_json), tokenizer_json);
+  absl::StatusOr<std::unique_ptr<Tokenizer>> ours =
+      Tokenizer::FromJson(*ReadFileToString(tokenizer_json), tokenizer_json);
   ASSERT_TRUE(ours.ok()) << ours.status();
 
   std::mt19937 rng(20261125);
@@ -78,8 +78,8 @@ TEST(HfTokenizerParityTest, RandomStringsEncodeExactlyAsHf) {
     absl::StatusOr<std::vector<int32_t>> ids = (*ours)->Encode(text);
     ASSERT_TRUE(ids.ok()) << ids.status();
     if (*ids != expected["ids"].get<std::vector<int32_t>>() && ++mismatches <= 10) {
-      ADD_FAILURE() << "text " << nlohmann::json(text).dump() << "\n ours " << nlohmann::json(*ids).dump()
-                    << "\n   hf " << expected["ids"].dump();
+      ADD_FAILURE() << "text " << nlohmann::json(text).dump() << "\n ours "
+                    << nlohmann::json(*ids).dump() << "\n   hf " << expected["ids"].dump();
     }
     const std::string decoded = *(*ours)->Decode(*ids);
     EXPECT_EQ(decoded, text);
