@@ -99,6 +99,22 @@ std::optional<int32_t> BpeModel::TokenToId(std::string_view token) const {
 
 void BpeModel::Tokenize(std::string_view piece, std::vector<int32_t>& ids) const {
   if (piece.empty()) return;
+  if (piece.size() > kMaxCachedPieceBytes) return MergePiece(piece, ids);
+  {
+    absl::ReaderMutexLock lock(&cache_mu_);
+    if (auto it = cache_.find(View(piece)); it != cache_.end()) {
+      ids.insert(ids.end(), it->second.begin(), it->second.end());
+      return;
+    }
+  }
+  const size_t start = ids.size();
+  MergePiece(piece, ids);
+  absl::MutexLock lock(&cache_mu_);
+  if (cache_.size() >= kMaxCacheEntries) cache_.clear();
+  cache_.try_emplace(std::string(piece), ids.begin() + start, ids.end());
+}
+
+void BpeModel::MergePiece(std::string_view piece, std::vector<int32_t>& ids) const {
   if (ignore_merges_) {
     if (auto it = vocab_.find(View(piece)); it != vocab_.end()) {
       ids.push_back(it->second);

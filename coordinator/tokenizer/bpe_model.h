@@ -11,6 +11,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "nlohmann/json_fwd.hpp"
 
 namespace dsm {
@@ -21,7 +22,8 @@ class BpeModel {
   // "a b" strings or ["a", "b"] pairs. Errors name the offending merge or option.
   static absl::StatusOr<std::unique_ptr<BpeModel>> Parse(const nlohmann::json& j);
 
-  // Appends the ids of one pre-tokenized piece.
+  // Appends the ids of one pre-tokenized piece. Results of short pieces are cached:
+  // natural text repeats its words, and a cache hit skips the merge loop.
   void Tokenize(std::string_view piece, std::vector<int32_t>& ids) const;
 
   std::optional<int32_t> TokenToId(std::string_view token) const;
@@ -42,6 +44,13 @@ class BpeModel {
   bool byte_fallback_ = false;
   bool ignore_merges_ = false;
   int32_t byte_tokens_[256];  // ids of <0x00>..<0xFF>, -1 where absent
+
+  void MergePiece(std::string_view piece, std::vector<int32_t>& ids) const;
+
+  static constexpr size_t kMaxCachedPieceBytes = 64;
+  static constexpr size_t kMaxCacheEntries = 1 << 18;  // then the cache starts over
+  mutable absl::Mutex cache_mu_;
+  mutable absl::flat_hash_map<std::string, std::vector<int32_t>> cache_ ABSL_GUARDED_BY(cache_mu_);
 };
 
 }  // namespace dsm

@@ -24,84 +24,65 @@ absl::StatusOr<Behavior> ParseBehavior(const std::string& name) {
   return absl::UnimplementedError(absl::StrCat("unsupported split behavior \"", name, "\""));
 }
 
-// Splits one piece at the matches of `regex` the way HF's NormalizedString::split does.
-void SplitPiece(std::string_view piece, const Regex& regex, Behavior behavior, bool invert,
-                std::vector<std::string>& out) {
-  struct Segment {
-    size_t begin, end;
-    bool is_match;
-  };
-  std::vector<Segment> segments;
-  size_t last = 0;
-  for (const auto& [begin, end] : regex.FindAll(piece)) {
-    if (begin > last) segments.push_back({last, begin, invert});
-    segments.push_back({begin, end, !invert});
-    last = end;
-  }
-  if (last < piece.size()) segments.push_back({last, piece.size(), invert});
+using Range = std::pair<uint32_t, uint32_t>;
 
-  const size_t first = out.size();  // pieces before this one are not merged into
-  auto out_begin_empty = [](const std::vector<std::string>& v, size_t from) {
-    return v.size() <= from;
+// Splits the piece at `range` of `buffer` at the matches of `regex` the way HF's
+// NormalizedString::split does, appending the resulting ranges to `out`.
+void SplitPiece(std::string_view buffer, Range range, const Regex& regex, Behavior behavior,
+                bool invert, std::vector<Range>& out) {
+  const std::string_view piece = buffer.substr(range.first, range.second - range.first);
+  const uint32_t base = range.first;
+  const size_t first = out.size();  // earlier pieces' splits are never merged into
+  bool previous_match = false;      // kind of the last segment of this piece
+  bool have_previous = false;
+  // Segments arrive in order; a joined segment extends the last range, which is
+  // contiguous with it. HF's rules: Contiguous joins a match to a preceding match;
+  // MergedWithPrevious joins a match to a preceding non-match; MergedWithNext joins a
+  // non-match to a preceding match (a match followed by a match stays alone).
+  auto segment = [&](size_t begin, size_t end, bool is_match) {
+    const Range r{base + static_cast<uint32_t>(begin), base + static_cast<uint32_t>(end)};
+    bool join = false;
+    switch (behavior) {
+      case Behavior::kRemoved:
+        if (is_match) {
+          previous_match = true;
+          return;
+        }
+        break;
+      case Behavior::kIsolated:
+        break;
+      case Behavior::kContiguous:
+        join = is_match && previous_match;
+        break;
+      case Behavior::kMergedWithPrevious:
+        join = is_match && !previous_match;
+        break;
+      case Behavior::kMergedWithNext:
+        join = !is_match && previous_match;
+        break;
+    }
+    if (join && have_previous && out.size() > first) {
+      out.back().second = r.second;
+    } else {
+      out.push_back(r);
+    }
+    previous_match = is_match;
+    have_previous = true;
   };
-  auto text = [&](const Segment& s) { return std::string(piece.substr(s.begin, s.end - s.begin)); };
-  switch (behavior) {
-    case Behavior::kRemoved:
-      for (const Segment& s : segments) {
-        if (!s.is_match) out.push_back(text(s));
-      }
-      return;
-    case Behavior::kIsolated:
-      for (const Segment& s : segments) out.push_back(text(s));
-      return;
-    case Behavior::kContiguous: {
-      bool previous_match = false;
-      for (const Segment& s : segments) {
-        if (s.is_match && previous_match) {
-          out.back() += text(s);
-        } else {
-          out.push_back(text(s));
-        }
-        previous_match = s.is_match;
-      }
-      return;
-    }
-    case Behavior::kMergedWithPrevious: {
-      // A match joins the segment before it unless that one is a match too (HF).
-      bool previous_match = false;
-      for (const Segment& s : segments) {
-        if (s.is_match && !previous_match && !out_begin_empty(out, first)) {
-          out.back() += text(s);
-        } else {
-          out.push_back(text(s));
-        }
-        previous_match = s.is_match;
-      }
-      return;
-    }
-    case Behavior::kMergedWithNext: {
-      // A match joins the segment after it unless that one is a match too (HF).
-      std::vector<std::string> reversed;
-      bool next_match = false;
-      for (auto it = segments.rbegin(); it != segments.rend(); ++it) {
-        if (it->is_match && !next_match && !reversed.empty()) {
-          reversed.back() = text(*it) + reversed.back();
-        } else {
-          reversed.push_back(text(*it));
-        }
-        next_match = it->is_match;
-      }
-      out.insert(out.end(), reversed.rbegin(), reversed.rend());
-      return;
-    }
-  }
+  size_t last = 0;
+  regex.ForEachMatch(piece, [&](size_t begin, size_t end) {
+    if (begin > last) segment(last, begin, invert);
+    segment(begin, end, !invert);
+    last = end;
+  });
+  if (last < piece.size()) segment(last, piece.size(), invert);
 }
 
 class SequencePreTokenizer : public PreTokenizer {
  public:
   explicit SequencePreTokenizer(std::vector<std::unique_ptr<PreTokenizer>> steps)
       : steps_(std::move(steps)) {}
-  void Split(std::vector<std::string>& pieces, bool first_section) const override {
+  void Split(PieceList& pieces, bool first_section) const override {
     for (const auto& step : steps_) step->Split(pieces, first_section);
   }
 
@@ -113,11 +94,13 @@ class RegexSplitPreTokenizer : public PreTokenizer {
  public:
   RegexSplitPreTokenizer(std::unique_ptr<Regex> regex, Behavior behavior, bool invert)
       : regex_(std::move(regex)), behavior_(behavior), invert_(invert) {}
-  void Split(std::vector<std::string>& pieces, bool) const override {
-    std::vector<std::string> out;
-    out.reserve(pieces.size());
-    for (const std::string& piece : pieces) SplitPiece(piece, *regex_, behavior_, invert_, out);
-    pieces = std::move(out);
+  void Split(PieceList& pieces, bool) const override {
+    std::vector<Range> out;
+    out.reserve(pieces.ranges.size() * 2);
+    for (const Range& range : pieces.ranges) {
+      SplitPiece(pieces.buffer, range, *regex_, behavior_, invert_, out);
+    }
+    pieces.ranges = std::move(out);
   }
 
  private:
@@ -130,19 +113,41 @@ class ByteLevelPreTokenizer : public PreTokenizer {
  public:
   ByteLevelPreTokenizer(bool add_prefix_space, std::unique_ptr<Regex> gpt2_regex)
       : add_prefix_space_(add_prefix_space), regex_(std::move(gpt2_regex)) {}
-  void Split(std::vector<std::string>& pieces, bool) const override {
-    std::vector<std::string> split;
-    for (std::string& piece : pieces) {
-      if (add_prefix_space_ && !piece.empty() && piece[0] != ' ') piece.insert(0, " ");
-      if (regex_) {
-        SplitPiece(piece, *regex_, Behavior::kIsolated, false, split);
-      } else {
-        split.push_back(std::move(piece));
+  void Split(PieceList& pieces, bool) const override {
+    // Optionally prefix a space, split with the GPT-2 pattern, then map every byte to
+    // its alphabet character into a new buffer.
+    PieceList spaced;
+    const PieceList* source = &pieces;
+    if (add_prefix_space_) {
+      for (size_t i = 0; i < pieces.size(); ++i) {
+        const std::string_view p = pieces[i];
+        const uint32_t begin = static_cast<uint32_t>(spaced.buffer.size());
+        if (!p.empty() && p[0] != ' ') spaced.buffer += ' ';
+        spaced.buffer.append(p);
+        spaced.ranges.emplace_back(begin, static_cast<uint32_t>(spaced.buffer.size()));
       }
+      source = &spaced;
+    }
+    std::vector<Range> split;
+    if (regex_) {
+      for (const Range& range : source->ranges) {
+        SplitPiece(source->buffer, range, *regex_, Behavior::kIsolated, false, split);
+      }
+    } else {
+      split = source->ranges;
     }
     const ByteAlphabet& alphabet = ByteAlphabet::Get();
-    for (std::string& piece : split) piece = alphabet.EncodeBytes(piece);
-    pieces = std::move(split);
+    PieceList mapped;
+    mapped.buffer.reserve(source->buffer.size() * 2);
+    mapped.ranges.reserve(split.size());
+    for (const Range& range : split) {
+      const uint32_t begin = static_cast<uint32_t>(mapped.buffer.size());
+      for (size_t i = range.first; i < range.second; ++i) {
+        mapped.buffer += alphabet.Encode(static_cast<uint8_t>(source->buffer[i]));
+      }
+      mapped.ranges.emplace_back(begin, static_cast<uint32_t>(mapped.buffer.size()));
+    }
+    pieces = std::move(mapped);
   }
 
  private:
@@ -155,25 +160,28 @@ class MetaspacePreTokenizer : public PreTokenizer {
   enum class Prepend { kAlways, kFirst, kNever };
   MetaspacePreTokenizer(std::string replacement, Prepend prepend, bool split)
       : replacement_(std::move(replacement)), prepend_(prepend), split_(split) {}
-  void Split(std::vector<std::string>& pieces, bool first_section) const override {
-    std::vector<std::string> out;
+  void Split(PieceList& pieces, bool first_section) const override {
+    PieceList out;
     for (size_t p = 0; p < pieces.size(); ++p) {
-      std::string s = absl::StrReplaceAll(pieces[p], {{" ", replacement_}});
+      std::string s = absl::StrReplaceAll(absl::string_view(pieces[p].data(), pieces[p].size()),
+                                          {{" ", replacement_}});
       const bool prepend =
           prepend_ == Prepend::kAlways || (prepend_ == Prepend::kFirst && first_section && p == 0);
       if (prepend && s.rfind(replacement_, 0) != 0) s.insert(0, replacement_);
+      const uint32_t base = static_cast<uint32_t>(out.buffer.size());
+      out.buffer += s;
       if (!split_) {
-        out.push_back(std::move(s));
+        out.ranges.emplace_back(base, static_cast<uint32_t>(out.buffer.size()));
         continue;
       }
       // Split before each replacement character (MergedWithNext).
       size_t start = 0;
       for (size_t at = s.find(replacement_, 1); at != std::string::npos;
            at = s.find(replacement_, at + 1)) {
-        if (at > start) out.push_back(s.substr(start, at - start));
+        if (at > start) out.ranges.emplace_back(base + start, base + at);
         start = at;
       }
-      if (start < s.size()) out.push_back(s.substr(start));
+      if (start < s.size()) out.ranges.emplace_back(base + start, base + s.size());
     }
     pieces = std::move(out);
   }
@@ -196,6 +204,19 @@ absl::StatusOr<std::unique_ptr<PreTokenizer>> MakeRegexSplit(const std::string& 
 }
 
 }  // namespace
+
+PieceList PieceList::Of(std::string_view text) {
+  PieceList list;
+  list.buffer = std::string(text);
+  if (!text.empty()) list.ranges.emplace_back(0, static_cast<uint32_t>(text.size()));
+  return list;
+}
+
+std::vector<std::string> PieceList::ToStrings() const {
+  std::vector<std::string> out;
+  for (size_t i = 0; i < size(); ++i) out.emplace_back((*this)[i]);
+  return out;
+}
 
 absl::StatusOr<std::unique_ptr<PreTokenizer>> ParsePreTokenizer(const nlohmann::json& j) {
   if (j.is_null()) return nullptr;

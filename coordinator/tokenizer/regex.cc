@@ -85,12 +85,17 @@ absl::StatusOr<std::unique_ptr<Regex>> Regex::CompileTranslated(std::string_view
 Regex::~Regex() { pcre2_code_free(static_cast<pcre2_code*>(code_)); }
 
 std::vector<std::pair<size_t, size_t>> Regex::FindAll(std::string_view text) const {
+  std::vector<std::pair<size_t, size_t>> matches;
+  ForEachMatch(text, [&](size_t begin, size_t end) { matches.emplace_back(begin, end); });
+  return matches;
+}
+
+void Regex::ForEachMatch(std::string_view text, absl::FunctionRef<void(size_t, size_t)> fn) const {
   // One match block per thread serves every pattern: only the whole-match offsets are
   // read, which PCRE2 fills even when a pattern has more groups than the block holds.
   thread_local std::unique_ptr<pcre2_match_data, decltype(&pcre2_match_data_free)> block(
       pcre2_match_data_create(16, nullptr), &pcre2_match_data_free);
   pcre2_match_data* data = block.get();
-  std::vector<std::pair<size_t, size_t>> matches;
   size_t start = 0;
   while (start <= text.size()) {
     const int rc =
@@ -100,7 +105,7 @@ std::vector<std::pair<size_t, size_t>> Regex::FindAll(std::string_view text) con
     const PCRE2_SIZE* ovector = pcre2_get_ovector_pointer(data);
     const size_t begin = ovector[0], end = ovector[1];
     if (end > begin) {
-      matches.emplace_back(begin, end);
+      fn(begin, end);
       start = end;
     } else {
       // Empty match: step over one code point.
@@ -111,7 +116,6 @@ std::vector<std::pair<size_t, size_t>> Regex::FindAll(std::string_view text) con
       }
     }
   }
-  return matches;
 }
 
 }  // namespace dsm

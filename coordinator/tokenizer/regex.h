@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
 
 namespace dsm {
@@ -25,6 +26,8 @@ class Regex {
 
   // Byte ranges [begin, end) of all non-overlapping, non-empty matches in `text`.
   std::vector<std::pair<size_t, size_t>> FindAll(std::string_view text) const;
+  // The same matches, one call each, without building a list.
+  void ForEachMatch(std::string_view text, absl::FunctionRef<void(size_t, size_t)> fn) const;
 
   const std::string& pattern() const { return pattern_; }
 

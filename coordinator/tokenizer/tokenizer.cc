@@ -97,11 +97,11 @@ void Tokenizer::EncodeText(std::string_view text, bool starts_input, bool allow_
         ids.push_back(seg.id);
         continue;
       }
-      std::vector<std::string> pieces = {seg.text};
+      PieceList pieces = PieceList::Of(seg.text);
       if (pre_tokenizer_) {
         pre_tokenizer_->Split(pieces, starts_input && raw.starts_input && seg.starts_input);
       }
-      for (const std::string& piece : pieces) model_->Tokenize(piece, ids);
+      for (size_t i = 0; i < pieces.size(); ++i) model_->Tokenize(pieces[i], ids);
     }
   }
 }

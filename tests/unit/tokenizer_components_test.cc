@@ -126,9 +126,9 @@ std::vector<std::string> SplitPieces(const std::string& behavior, bool invert,
                          {"behavior", behavior},
                          {"invert", invert}});
   EXPECT_TRUE(split.ok()) << split.status();
-  std::vector<std::string> pieces = {text};
+  PieceList pieces = PieceList::Of(text);
   (*split)->Split(pieces, true);
-  return pieces;
+  return pieces.ToStrings();
 }
 
 using Pieces = std::vector<std::string>;
@@ -153,13 +153,13 @@ TEST(DigitsTest, SplitsEveryUnicodeNumeral) {
   absl::StatusOr<std::unique_ptr<PreTokenizer>> digits =
       ParsePreTokenizer({{"type", "Digits"}, {"individual_digits", true}});
   ASSERT_TRUE(digits.ok());
-  Pieces pieces = {"x12½²"};
+  PieceList pieces = PieceList::Of("x12½²");
   (*digits)->Split(pieces, true);
-  EXPECT_EQ(pieces, (Pieces{"x", "1", "2", "½", "²"}));
+  EXPECT_EQ(pieces.ToStrings(), (Pieces{"x", "1", "2", "½", "²"}));
   digits = ParsePreTokenizer({{"type", "Digits"}, {"individual_digits", false}});
-  pieces = {"ab123c4"};
+  pieces = PieceList::Of("ab123c4");
   (*digits)->Split(pieces, true);
-  EXPECT_EQ(pieces, (Pieces{"ab", "123", "c", "4"}));
+  EXPECT_EQ(pieces.ToStrings(), (Pieces{"ab", "123", "c", "4"}));
 }
 
 TEST(RegexTest, WhiteSpaceFollowsOniguruma) {
