@@ -6,4 +6,7 @@ cd "$(dirname "$0")/.."
 bash tools/setup.sh
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
 cmake --build build
+# Tokenizer fuzzers: clang with libFuzzer and sanitizers, in their own tree.
+CC=clang-14 CXX=clang++-14 cmake -S tests/fuzz -B build-fuzz -G Ninja
+cmake --build build-fuzz
 ctest --test-dir build --output-on-failure -j 2
