@@ -1,5 +1,6 @@
 #include "coordinator/tokenizer/bpe_model.h"
 
+#include <atomic>
 #include <queue>
 
 #include "absl/strings/str_cat.h"
@@ -33,6 +34,8 @@ absl::StatusOr<std::unique_ptr<BpeModel>> BpeModel::Parse(const nlohmann::json& 
     return absl::UnimplementedError("BPE dropout is not supported");
   }
   auto model = std::unique_ptr<BpeModel>(new BpeModel());
+  static std::atomic<uint64_t> next_cache_key{1};
+  model->cache_key_ = next_cache_key.fetch_add(1);
   const auto& vocab = j.value("vocab", nlohmann::json::object());
   if (!vocab.is_object()) return absl::InvalidArgumentError("model.vocab must be an object");
   model->vocab_.reserve(vocab.size());
@@ -100,18 +103,23 @@ std::optional<int32_t> BpeModel::TokenToId(std::string_view token) const {
 void BpeModel::Tokenize(std::string_view piece, std::vector<int32_t>& ids) const {
   if (piece.empty()) return;
   if (piece.size() > kMaxCachedPieceBytes) return MergePiece(piece, ids);
-  {
-    absl::ReaderMutexLock lock(&cache_mu_);
-    if (auto it = cache_.find(View(piece)); it != cache_.end()) {
-      ids.insert(ids.end(), it->second.begin(), it->second.end());
-      return;
-    }
+  struct ThreadCache {
+    uint64_t key = 0;
+    absl::flat_hash_map<std::string, std::vector<int32_t>> entries;
+  };
+  thread_local ThreadCache cache;
+  if (cache.key != cache_key_) {
+    cache.entries.clear();
+    cache.key = cache_key_;
+  }
+  if (auto it = cache.entries.find(View(piece)); it != cache.entries.end()) {
+    ids.insert(ids.end(), it->second.begin(), it->second.end());
+    return;
   }
   const size_t start = ids.size();
   MergePiece(piece, ids);
-  absl::MutexLock lock(&cache_mu_);
-  if (cache_.size() >= kMaxCacheEntries) cache_.clear();
-  cache_.try_emplace(std::string(piece), ids.begin() + start, ids.end());
+  if (cache.entries.size() >= kMaxCacheEntries) cache.entries.clear();
+  cache.entries.try_emplace(std::string(piece), ids.begin() + start, ids.end());
 }
 
 void BpeModel::MergePiece(std::string_view piece, std::vector<int32_t>& ids) const {

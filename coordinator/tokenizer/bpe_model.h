@@ -11,7 +11,6 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
 #include "nlohmann/json_fwd.hpp"
 
 namespace dsm {
@@ -47,10 +46,11 @@ class BpeModel {
 
   void MergePiece(std::string_view piece, std::vector<int32_t>& ids) const;
 
+  // Each thread keeps its own cache of piece -> ids (no locking on the hot path); it is
+  // tied to one model by `cache_key_`, unique per BpeModel ever created.
   static constexpr size_t kMaxCachedPieceBytes = 64;
   static constexpr size_t kMaxCacheEntries = 1 << 18;  // then the cache starts over
-  mutable absl::Mutex cache_mu_;
-  mutable absl::flat_hash_map<std::string, std::vector<int32_t>> cache_ ABSL_GUARDED_BY(cache_mu_);
+  uint64_t cache_key_ = 0;
 };
 
 }  // namespace dsm

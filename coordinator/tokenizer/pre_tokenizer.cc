@@ -95,12 +95,12 @@ class RegexSplitPreTokenizer : public PreTokenizer {
   RegexSplitPreTokenizer(std::unique_ptr<Regex> regex, Behavior behavior, bool invert)
       : regex_(std::move(regex)), behavior_(behavior), invert_(invert) {}
   void Split(PieceList& pieces, bool) const override {
-    std::vector<Range> out;
-    out.reserve(pieces.ranges.size() * 2);
+    std::vector<Range>& out = pieces.scratch;
+    out.clear();
     for (const Range& range : pieces.ranges) {
       SplitPiece(pieces.buffer, range, *regex_, behavior_, invert_, out);
     }
-    pieces.ranges = std::move(out);
+    pieces.ranges.swap(out);
   }
 
  private:

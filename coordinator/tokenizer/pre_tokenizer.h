@@ -19,6 +19,7 @@ namespace dsm {
 struct PieceList {
   std::string buffer;
   std::vector<std::pair<uint32_t, uint32_t>> ranges;
+  std::vector<std::pair<uint32_t, uint32_t>> scratch;  // reused by splits, saves allocations
 
   size_t size() const { return ranges.size(); }
   std::string_view operator[](size_t i) const {

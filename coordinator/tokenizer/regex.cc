@@ -75,8 +75,9 @@ absl::StatusOr<std::unique_ptr<Regex>> Regex::CompileTranslated(std::string_view
                                                    "\": ", reinterpret_cast<char*>(message),
                                                    " at offset ", offset));
   }
-  pcre2_jit_compile(code, PCRE2_JIT_COMPLETE);  // falls back to the interpreter if JIT fails
   auto regex = std::unique_ptr<Regex>(new Regex());
+  // Without JIT (unsupported CPU, or memory limits) the interpreter is used.
+  regex->jit_ = pcre2_jit_compile(code, PCRE2_JIT_COMPLETE) == 0;
   regex->pattern_ = std::string(source);
   regex->code_ = code;
   return regex;

@@ -39,6 +39,7 @@ class Regex {
 
   std::string pattern_;
   void* code_ = nullptr;  // pcre2_code*
+  bool jit_ = false;      // JIT-compiled: matched through the fast pcre2_jit_match
 };
 
 // Translates an Oniguruma pattern to PCRE2 syntax (exposed for tests).
