@@ -32,6 +32,7 @@ struct TokenEvent {
   std::vector<std::pair<int32_t, float>> top_logprobs;
   std::vector<float> logits;
   FinishReason finish = FinishReason::kNone;  // set on the request's last token
+  bool admitted = false;  // no token: the scheduler admitted the request (queue time ends)
 };
 
 }  // namespace dsm

@@ -52,12 +52,35 @@ absl::Status Scheduler::Add(GenerationRequest request) {
   return absl::OkStatus();
 }
 
+void Scheduler::Cancel(uint64_t id) {
+  for (auto it = waiting_.begin(); it != waiting_.end(); ++it) {
+    if (it->id == id) {
+      waiting_.erase(it);
+      return;
+    }
+  }
+  auto it = running_.find(id);
+  if (it == running_.end()) return;
+  blocks_.Free(it->second.blocks);
+  // Only sequences the workers have seen have state there to drop.
+  if (it->second.admitted_sent) to_free_.push_back(id);
+  running_.erase(it);
+}
+
+std::vector<uint64_t> Scheduler::ActiveIds() const {
+  std::vector<uint64_t> ids;
+  for (const GenerationRequest& r : waiting_) ids.push_back(r.id);
+  for (const auto& [id, seq] : running_) ids.push_back(id);
+  return ids;
+}
+
 v1::StepRequest Scheduler::NextStep() {
   v1::StepRequest step;
   step.set_step_id(next_step_id_++);
   for (uint64_t id : to_free_) step.add_free_seq_ids(id);
   to_free_.clear();
   sampled_in_step_.clear();
+  admitted_in_step_.clear();
 
   // Admit waiting requests, oldest first, while blocks and slots allow.
   while (!waiting_.empty() && static_cast<int>(running_.size()) < config_.max_running) {
@@ -68,6 +91,7 @@ v1::StepRequest Scheduler::NextStep() {
     waiting_.pop_front();
     seq.tokens = seq.request.prompt_token_ids;
     seq.blocks = *std::move(blocks);
+    admitted_in_step_.push_back(seq.request.id);
     running_.emplace(seq.request.id, std::move(seq));
   }
 

@@ -38,8 +38,19 @@ class Scheduler {
   int num_waiting() const { return static_cast<int>(waiting_.size()); }
   int32_t free_blocks() const { return blocks_.num_free(); }
 
+  // Drops a request, waiting or running; its blocks return to the pool and the workers
+  // drop its state with the next step. Unknown ids are ignored.
+  void Cancel(uint64_t id);
+
+  // Every request, waiting or running (e.g. to fail them all when the group dies).
+  std::vector<uint64_t> ActiveIds() const;
+  int32_t total_blocks() const { return blocks_.num_blocks(); }
+
   // The next step for the group; sequences finished since the last step are freed in it.
   v1::StepRequest NextStep();
+
+  // Requests admitted by the last NextStep().
+  const std::vector<uint64_t>& admitted_in_step() const { return admitted_in_step_; }
 
   // Applies rank 0's answer to the step built last; returns the new tokens.
   absl::StatusOr<std::vector<TokenEvent>> OnStepResult(const v1::StepResponse& response);
@@ -63,6 +74,7 @@ class Scheduler {
   std::map<uint64_t, Sequence> running_;  // ordered by id: older requests first
   std::vector<uint64_t> to_free_;
   std::vector<uint64_t> sampled_in_step_;  // ids that sample in the step last built
+  std::vector<uint64_t> admitted_in_step_;
   uint64_t next_step_id_ = 0;
 };
 

@@ -133,6 +133,10 @@ absl::StatusOr<v1::StepResponse> WorkerGroup::Step(const v1::StepRequest& reques
   return std::move(responses[0]);
 }
 
+void WorkerGroup::Kill(int rank, int signal) {
+  if (rank >= 0 && rank < static_cast<int>(processes_.size())) processes_[rank]->Kill(signal);
+}
+
 void WorkerGroup::Shutdown() {
   for (size_t r = 0; r < stubs_.size(); ++r) {
     if (processes_[r]->TryWait()) continue;

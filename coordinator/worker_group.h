@@ -39,6 +39,9 @@ class WorkerGroup {
   // Asks the workers to exit and reaps them.
   void Shutdown();
 
+  // Sends a signal to one rank's process (failure tests).
+  void Kill(int rank, int signal);
+
  private:
   WorkerGroup() = default;
 

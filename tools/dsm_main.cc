@@ -1,4 +1,7 @@
 // dsm: the dsmserve command line.
+//   dsm serve --model DIR [--tp N] [--replicas R] [--port P] | --demo
+//   dsm generate [--addr A] --prompt TEXT [--max-tokens N ...] [--json]
+//   dsm chat [--addr A]                  interactive, streaming
 //   dsm run --model DIR --tp N [--max-tokens N] [--temperature T] [--seed S] [--ignore-eos]
 //           --input prompts.jsonl       offline generation over a TP group of processes
 //   dsm tokenize --model DIR [--decode]  JSONL text <-> ids with the model's tokenizer
@@ -14,7 +17,11 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_split.h"
+#include "tools/client_commands.h"
 #include "tools/model_generator.h"
+#include "tools/serve_command.h"
 #include "tools/run_command.h"
 #include "tools/tokenize_command.h"
 
@@ -38,6 +45,22 @@ ABSL_FLAG(int64_t, kv_cache_mib, 1024, "KV-cache pool per rank, MiB");
 ABSL_FLAG(int, kv_block_size, 16, "positions per KV block");
 ABSL_FLAG(int, max_batch_tokens, 512, "tokens per scheduler step (chunked prefill budget)");
 ABSL_FLAG(int, comm_timeout_s, 60, "seconds ranks wait for each other before failing");
+// serve
+ABSL_FLAG(int, replicas, 1, "serve: tensor-parallel groups behind the coordinator");
+ABSL_FLAG(std::string, backend, "cpu", "serve: compute backend (cpu)");
+ABSL_FLAG(std::string, host, "127.0.0.1", "serve: address to listen on");
+ABSL_FLAG(int, port, 50051, "serve: port (0 = pick a free one)");
+ABSL_FLAG(bool, demo, false, "serve: a generated demo model (no download needed)");
+ABSL_FLAG(int, max_queue, 256, "serve: waiting sequences before RESOURCE_EXHAUSTED");
+// clients
+ABSL_FLAG(std::string, addr, "", "generate/chat/tokenize: server address (default 127.0.0.1:50051)");
+ABSL_FLAG(std::string, prompt, "", "generate: prompt text (default: read stdin)");
+ABSL_FLAG(std::string, prompt_token_ids, "", "generate: comma-separated prompt ids instead");
+ABSL_FLAG(std::string, stop, "", "generate/chat: stop strings, separated by '|'");
+ABSL_FLAG(int, n, 1, "generate: independent samples");
+ABSL_FLAG(bool, json, false, "generate/chat: JSON output for scripts");
+ABSL_FLAG(double, timeout_s, 0, "generate/chat: deadline in seconds (0 = none)");
+ABSL_FLAG(std::string, system, "", "chat: system message");
 // tokenize
 ABSL_FLAG(bool, decode, false, "tokenize: ids -> text instead of text -> ids");
 ABSL_FLAG(bool, add_special_tokens, false, "tokenize: add BOS (the post-processor's tokens)");
@@ -98,10 +121,87 @@ int RunMain() {
   return status.ok() ? 0 : Fail(status);
 }
 
+ClientOptions ClientFlags() {
+  ClientOptions o;
+  if (!absl::GetFlag(FLAGS_addr).empty()) o.address = absl::GetFlag(FLAGS_addr);
+  o.json = absl::GetFlag(FLAGS_json);
+  o.timeout_s = absl::GetFlag(FLAGS_timeout_s);
+  v1::GenerationParams& p = o.params;
+  p.set_max_tokens(absl::GetFlag(FLAGS_max_tokens));
+  p.set_temperature(absl::GetFlag(FLAGS_temperature));
+  p.set_top_k(absl::GetFlag(FLAGS_top_k));
+  p.set_top_p(absl::GetFlag(FLAGS_top_p));
+  p.set_min_p(absl::GetFlag(FLAGS_min_p));
+  p.set_repetition_penalty(absl::GetFlag(FLAGS_repetition_penalty));
+  p.set_presence_penalty(absl::GetFlag(FLAGS_presence_penalty));
+  p.set_frequency_penalty(absl::GetFlag(FLAGS_frequency_penalty));
+  p.set_seed(absl::GetFlag(FLAGS_seed));
+  p.set_ignore_eos(absl::GetFlag(FLAGS_ignore_eos));
+  p.set_n(absl::GetFlag(FLAGS_n));
+  p.set_logprobs(absl::GetFlag(FLAGS_logprobs));
+  for (absl::string_view stop : absl::StrSplit(absl::GetFlag(FLAGS_stop), '|', absl::SkipEmpty())) {
+    p.add_stop(std::string(stop));
+  }
+  return o;
+}
+
+int ServeMain() {
+  ServeOptions o;
+  o.coordinator.model_dir = absl::GetFlag(FLAGS_model);
+  o.coordinator.tp = absl::GetFlag(FLAGS_tp);
+  o.coordinator.replicas = absl::GetFlag(FLAGS_replicas);
+  o.coordinator.backend = absl::GetFlag(FLAGS_backend);
+  o.coordinator.max_batch_tokens = absl::GetFlag(FLAGS_max_batch_tokens);
+  o.coordinator.max_queued_requests = absl::GetFlag(FLAGS_max_queue);
+  o.coordinator.workers.worker_binary = DefaultWorkerBinary();
+  o.coordinator.workers.threads_per_rank = absl::GetFlag(FLAGS_threads);
+  o.coordinator.workers.kv_cache_mib = absl::GetFlag(FLAGS_kv_cache_mib);
+  o.coordinator.workers.kv_block_size = absl::GetFlag(FLAGS_kv_block_size);
+  o.coordinator.workers.comm_timeout_s = absl::GetFlag(FLAGS_comm_timeout_s);
+  o.host = absl::GetFlag(FLAGS_host);
+  o.port = absl::GetFlag(FLAGS_port);
+  o.demo = absl::GetFlag(FLAGS_demo);
+  absl::Status status = RunServe(o);
+  return status.ok() ? 0 : Fail(status);
+}
+
+int GenerateMain() {
+  std::vector<int32_t> ids;
+  for (absl::string_view part :
+       absl::StrSplit(absl::GetFlag(FLAGS_prompt_token_ids), ',', absl::SkipWhitespace())) {
+    int32_t id;
+    if (!absl::SimpleAtoi(part, &id)) {
+      return Fail(absl::InvalidArgumentError(
+          absl::StrCat("--prompt-token-ids: \"", std::string(part), "\" is not an integer")));
+    }
+    ids.push_back(id);
+  }
+  std::string prompt = absl::GetFlag(FLAGS_prompt);
+  if (prompt.empty() && ids.empty()) {
+    std::string line;
+    while (std::getline(std::cin, line)) prompt += (prompt.empty() ? "" : "\n") + line;
+  }
+  absl::Status status = RunGenerate(ClientFlags(), prompt, ids, std::cout);
+  return status.ok() ? 0 : Fail(status);
+}
+
+int ChatMain() {
+  absl::Status status = RunChat(ClientFlags(), absl::GetFlag(FLAGS_system), std::cin, std::cout);
+  return status.ok() ? 0 : Fail(status);
+}
+
 int TokenizeMain() {
+  if (!absl::GetFlag(FLAGS_addr).empty()) {
+    absl::Status status = RunRemoteTokenize(
+        ClientFlags(), absl::GetFlag(FLAGS_decode), absl::GetFlag(FLAGS_add_special_tokens),
+        absl::GetFlag(FLAGS_skip_special_tokens), std::cin, std::cout);
+    return status.ok() ? 0 : Fail(status);
+  }
   TokenizeOptions o;
   o.model_dir = absl::GetFlag(FLAGS_model);
-  if (o.model_dir.empty()) return Fail(absl::InvalidArgumentError("--model is required"));
+  if (o.model_dir.empty()) {
+    return Fail(absl::InvalidArgumentError("--model DIR (offline) or --addr HOST:PORT is required"));
+  }
   o.decode = absl::GetFlag(FLAGS_decode);
   o.add_special_tokens = absl::GetFlag(FLAGS_add_special_tokens);
   o.skip_special_tokens = absl::GetFlag(FLAGS_skip_special_tokens);
@@ -156,7 +256,11 @@ std::vector<char*> NormalizeFlagNames(int argc, char** argv, std::vector<std::st
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
-      "dsm <command> [flags]\n  run         offline generation over a TP group\n"
+      "dsm <command> [flags]\n"
+      "  serve       serve a model (--model DIR or --demo) over gRPC\n"
+      "  generate    complete a prompt against a running server\n"
+      "  chat        interactive chat against a running server\n"
+      "  run         offline generation over a TP group\n"
       "  tokenize    text <-> token ids, JSONL on stdin (offline)\n"
       "  make-model  write a random LLaMA checkpoint");
   if (argc < 2) {
@@ -170,6 +274,9 @@ int main(int argc, char** argv) {
   if (command == "run") return dsm::RunMain();
   if (command == "make-model") return dsm::MakeModelMain();
   if (command == "tokenize") return dsm::TokenizeMain();
+  if (command == "serve") return dsm::ServeMain();
+  if (command == "generate") return dsm::GenerateMain();
+  if (command == "chat") return dsm::ChatMain();
   std::fprintf(stderr, "dsm: unknown command '%s'\nusage: %s\n", command.c_str(),
                absl::ProgramUsageMessage().data());
   return 2;

@@ -59,6 +59,8 @@ absl::StatusOr<std::vector<Piece>> RenderDeepSeek(const std::vector<ChatMessage>
 
 }  // namespace
 
+const char* DeepSeekChatTemplateJinja() { return kDeepSeekJinja; }
+
 ChatTemplate ChatTemplate::FromJinja(const std::string& jinja) {
   if (jinja.empty()) return ChatTemplate(Kind::kNone);
   if (WithoutWhitespace(jinja) == WithoutWhitespace(kDeepSeekJinja)) {

@@ -18,6 +18,9 @@ struct ChatMessage {
   std::string content;
 };
 
+// DeepSeek-LLM / DeepSeek-Math's chat template (Jinja), as their checkpoints ship it.
+const char* DeepSeekChatTemplateJinja();
+
 class ChatTemplate {
  public:
   enum class Kind { kNone, kDeepSeek, kUnrecognized };

@@ -1,0 +1,309 @@
+#include "coordinator/coordinator.h"
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+
+#include "absl/strings/str_cat.h"
+#include "coordinator/tokenizer/incremental_detokenizer.h"
+#include "worker/model/shard_spec.h"
+
+namespace dsm {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double SecondsSince(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
+
+// Choice i > 0 gets its own seed derived from the request's, so n samples differ but
+// the whole request stays reproducible.
+uint64_t ChoiceSeed(uint64_t seed, int index) {
+  if (index == 0) return seed;
+  uint64_t x = seed + 0x9e3779b97f4a7c15ull * static_cast<uint64_t>(index);
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+  return x ^ (x >> 31);
+}
+
+v1::FinishReason ToProto(FinishReason reason) {
+  switch (reason) {
+    case FinishReason::kLength:
+      return v1::FINISH_REASON_LENGTH;
+    case FinishReason::kEos:
+      return v1::FINISH_REASON_EOS;
+    case FinishReason::kStop:
+      return v1::FINISH_REASON_STOP;
+    case FinishReason::kNone:
+      break;
+  }
+  return v1::FINISH_REASON_UNSPECIFIED;
+}
+
+// Bytes at the end of `text` that could be the start of a stop string: held back from
+// the stream until it is clear they are not.
+size_t StopHoldback(const std::string& text, const std::vector<std::string>& stops) {
+  size_t hold = 0;
+  for (const std::string& stop : stops) {
+    for (size_t k = std::min(stop.size() - 1, text.size()); k > hold; --k) {
+      if (text.compare(text.size() - k, k, stop, 0, k) == 0) {
+        hold = k;
+        break;
+      }
+    }
+  }
+  return hold;
+}
+
+struct ChoiceState {
+  uint64_t sequence_id = 0;
+  v1::Choice choice;
+  std::unique_ptr<IncrementalDetokenizer> detokenizer;
+  std::string text;
+  size_t streamed = 0;  // bytes of `text` already sent
+  bool finished = false;
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Start(const CoordinatorOptions& options) {
+  auto c = std::unique_ptr<Coordinator>(new Coordinator());
+  c->options_ = options;
+  absl::StatusOr<ModelConfig> config = LoadModelConfig(options.model_dir);
+  if (!config.ok()) return config.status();
+  c->config_ = *config;
+  if (absl::Status s = ValidateShardable(c->config_, options.tp); !s.ok()) return s;
+  if (options.replicas < 1) return absl::InvalidArgumentError("--replicas must be at least 1");
+  if (absl::StatusOr<TokenizerFiles> files = LoadTokenizerFiles(options.model_dir); files.ok()) {
+    c->text_ = std::make_unique<TokenizerFiles>(*std::move(files));
+  } else if (!absl::IsNotFound(files.status())) {
+    return files.status();
+  }
+  c->limits_.context_length = c->config_.max_position_embeddings;
+  c->limits_.vocab_size = c->config_.vocab_size;
+
+  SchedulerConfig scheduler;
+  scheduler.context_length = c->config_.max_position_embeddings;
+  scheduler.max_batch_tokens = options.max_batch_tokens;
+  std::optional<int64_t> eos = c->config_.eos_token_id;
+  if (c->text_ && c->text_->eos_id) eos = c->text_->eos_id;
+  if (eos) scheduler.eos_token_ids.push_back(static_cast<int32_t>(*eos));
+  for (int r = 0; r < options.replicas; ++r) {
+    WorkerGroupOptions workers = options.workers;
+    workers.model_dir = options.model_dir;
+    workers.tp = options.tp;
+    absl::StatusOr<std::unique_ptr<GroupEngine>> engine =
+        GroupEngine::Start(r, workers, scheduler);
+    if (!engine.ok()) {
+      return absl::Status(engine.status().code(),
+                          absl::StrCat("worker group ", r, ": ", engine.status().message()));
+    }
+    c->engines_.push_back(*std::move(engine));
+  }
+  return c;
+}
+
+absl::StatusOr<GroupEngine*> Coordinator::PickGroup(int sequences) {
+  int waiting = 0;
+  GroupEngine* best = nullptr;
+  for (auto& engine : engines_) {
+    const GroupStats stats = engine->Stats();
+    waiting += stats.waiting;
+    if (!engine->healthy()) continue;
+    if (best == nullptr || engine->load() < best->load()) best = engine.get();
+  }
+  if (waiting + sequences > options_.max_queued_requests) {
+    return absl::ResourceExhaustedError(absl::StrCat("the queue is full: ", waiting,
+                                                     " sequences waiting (limit ",
+                                                     options_.max_queued_requests, ")"));
+  }
+  if (best == nullptr) {
+    return absl::UnavailableError("no worker group is available (all are restarting)");
+  }
+  return best;
+}
+
+absl::StatusOr<v1::GenerateResponse> Coordinator::Generate(const PreparedRequest& request,
+                                                           const CancelCheck& cancelled,
+                                                           const ChunkWriter* stream) {
+  const Clock::time_point arrival = Clock::now();
+  absl::StatusOr<GroupEngine*> engine = PickGroup(request.n);
+  if (!engine.ok()) return engine.status();
+
+  auto events = std::make_shared<SequenceStream>();
+  std::vector<ChoiceState> choices(request.n);
+  absl::flat_hash_map<uint64_t, int> choice_of;
+  auto cancel_all = [&] {
+    for (ChoiceState& c : choices) {
+      if (!c.finished && c.sequence_id != 0) (*engine)->Cancel(c.sequence_id);
+    }
+  };
+  for (int i = 0; i < request.n; ++i) {
+    ChoiceState& c = choices[i];
+    c.sequence_id = next_sequence_id_.fetch_add(1);
+    c.choice.set_index(i);
+    if (text_) c.detokenizer = std::make_unique<IncrementalDetokenizer>(*text_->tokenizer, true);
+    choice_of[c.sequence_id] = i;
+    GenerationRequest g;
+    g.id = c.sequence_id;
+    g.prompt_token_ids = request.prompt_ids;
+    g.sampling = request.sampling;
+    g.sampling.seed = ChoiceSeed(request.sampling.seed, i);
+    g.max_tokens = request.max_tokens;
+    g.ignore_eos = request.ignore_eos;
+    g.stop_token_ids = request.stop_token_ids;
+    if (absl::Status s = (*engine)->Submit(std::move(g), events); !s.ok()) {
+      c.sequence_id = 0;
+      cancel_all();
+      return s;
+    }
+  }
+
+  double queue_seconds = -1, first_token_seconds = -1;
+  int completion_tokens = 0;
+  int unfinished = request.n;
+  bool first_chunk = true;
+  size_t max_stop = 0;
+  for (const std::string& s : request.stop) max_stop = std::max(max_stop, s.size());
+
+  auto write = [&](v1::GenerateStreamResponse& chunk) -> bool {
+    if (stream == nullptr) return true;
+    chunk.set_request_id(request.request_id);
+    if (first_chunk && request.echo) {
+      chunk.mutable_prompt_token_ids()->Assign(request.prompt_ids.begin(), request.prompt_ids.end());
+    }
+    first_chunk = false;
+    return (*stream)(chunk);
+  };
+
+  while (unfinished > 0) {
+    if (cancelled()) {
+      cancel_all();
+      return absl::CancelledError("the request was cancelled or its deadline passed");
+    }
+    std::optional<absl::StatusOr<TokenEvent>> next = events->Next(std::chrono::milliseconds(50));
+    if (!next) continue;
+    if (!next->ok()) {
+      cancel_all();
+      return next->status();
+    }
+    TokenEvent& event = **next;
+    auto it = choice_of.find(event.request_id);
+    if (it == choice_of.end()) continue;
+    ChoiceState& c = choices[it->second];
+    if (event.admitted) {
+      if (queue_seconds < 0) queue_seconds = SecondsSince(arrival);
+      continue;
+    }
+    if (c.finished) continue;  // tokens after a stop string matched
+    if (first_token_seconds < 0) first_token_seconds = SecondsSince(arrival);
+    ++completion_tokens;
+    c.choice.add_token_ids(event.token_id);
+    v1::TokenLogprob* logprob = nullptr;
+    if (request.sampling.logprobs > 0) {
+      logprob = c.choice.add_logprobs();
+      logprob->set_token_id(event.token_id);
+      logprob->set_logprob(event.logprob);
+      for (const auto& [id, lp] : event.top_logprobs) {
+        v1::TokenLogprob::TopLogprob* top = logprob->add_top();
+        top->set_token_id(id);
+        top->set_logprob(lp);
+      }
+    }
+    FinishReason finish = event.finish;
+    if (c.detokenizer) {
+      const size_t before = c.text.size();
+      if (absl::StatusOr<std::string> piece = c.detokenizer->Add(event.token_id); piece.ok()) {
+        c.text += *piece;
+      }
+      if (finish != FinishReason::kNone) {
+        if (absl::StatusOr<std::string> rest = c.detokenizer->Finish(); rest.ok()) c.text += *rest;
+      }
+      // Stop strings: look where the new text could complete one.
+      const size_t from = before >= max_stop ? before - max_stop + 1 : 0;
+      size_t best = std::string::npos;
+      for (const std::string& stop : request.stop) {
+        const size_t at = c.text.find(stop, from);
+        if (at != std::string::npos && at < best) {
+          best = at;
+          c.choice.set_stop(stop);
+        }
+      }
+      if (best != std::string::npos) {
+        c.text.resize(best);
+        if (finish == FinishReason::kNone) (*engine)->Cancel(c.sequence_id);
+        finish = FinishReason::kStop;
+      }
+    }
+    if (finish != FinishReason::kNone) {
+      c.finished = true;
+      c.choice.set_finish_reason(ToProto(finish));
+      --unfinished;
+    }
+    const size_t safe = c.finished ? c.text.size() : c.text.size() - StopHoldback(c.text, request.stop);
+    v1::GenerateStreamResponse chunk;
+    chunk.set_index(c.choice.index());
+    chunk.add_token_ids(event.token_id);
+    if (safe > c.streamed) {
+      chunk.set_text(c.text.substr(c.streamed, safe - c.streamed));
+      c.streamed = safe;
+    }
+    if (logprob != nullptr) *chunk.add_logprobs() = *logprob;
+    chunk.set_finish_reason(c.choice.finish_reason());
+    if (!write(chunk)) {
+      cancel_all();
+      return absl::CancelledError("the client went away");
+    }
+  }
+
+  v1::GenerateResponse response;
+  response.set_request_id(request.request_id);
+  for (ChoiceState& c : choices) {
+    c.choice.set_text(c.text);
+    *response.add_choices() = std::move(c.choice);
+  }
+  if (request.echo) {
+    response.mutable_prompt_token_ids()->Assign(request.prompt_ids.begin(), request.prompt_ids.end());
+  }
+  response.mutable_usage()->set_prompt_tokens(static_cast<int32_t>(request.prompt_ids.size()));
+  response.mutable_usage()->set_completion_tokens(completion_tokens);
+  response.mutable_timing()->set_queue_seconds(std::max(0.0, queue_seconds));
+  response.mutable_timing()->set_first_token_seconds(std::max(0.0, first_token_seconds));
+  response.mutable_timing()->set_total_seconds(SecondsSince(arrival));
+  if (stream != nullptr) {
+    v1::GenerateStreamResponse last;
+    *last.mutable_usage() = response.usage();
+    *last.mutable_timing() = response.timing();
+    write(last);
+  }
+  return response;
+}
+
+v1::ModelInfo Coordinator::Info() const {
+  v1::ModelInfo info;
+  info.set_model_id(std::filesystem::path(options_.model_dir).filename().string());
+  info.set_context_length(config_.max_position_embeddings);
+  info.set_vocab_size(config_.vocab_size);
+  info.set_tensor_parallel_size(options_.tp);
+  info.set_replicas(options_.replicas);
+  info.set_backend(options_.backend);
+  info.set_has_tokenizer(text_ != nullptr);
+  info.set_has_chat_template(text_ && text_->chat_template.kind() == ChatTemplate::Kind::kDeepSeek);
+  int queued = 0;
+  for (size_t i = 0; i < engines_.size(); ++i) {
+    const GroupStats s = engines_[i]->Stats();
+    v1::ModelInfo::GroupStats* g = info.add_groups();
+    g->set_index(static_cast<int32_t>(i));
+    g->set_healthy(s.healthy);
+    g->set_running(s.running);
+    g->set_waiting(s.waiting);
+    g->set_kv_blocks_total(s.kv_blocks_total);
+    g->set_kv_blocks_free(s.kv_blocks_free);
+    queued += s.waiting;
+  }
+  info.set_queued_requests(queued);
+  return info;
+}
+
+}  // namespace dsm

@@ -1,0 +1,64 @@
+#pragma once
+// The serving core behind the public API: the model's text files, one GroupEngine per
+// replica (tensor-parallel group), and the per-request work around generation —
+// routing to the least-loaded healthy group, the queue limit, n choices, incremental
+// detokenization, stop strings, cancellation and timing.
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "common/model_config.h"
+#include "coordinator/group_engine.h"
+#include "coordinator/request_validation.h"
+#include "coordinator/tokenizer/tokenizer_files.h"
+#include "dsm/v1/inference.pb.h"
+
+namespace dsm {
+
+struct CoordinatorOptions {
+  std::string model_dir;
+  int tp = 1;
+  int replicas = 1;
+  WorkerGroupOptions workers;  // model_dir and tp are filled in from above
+  int max_batch_tokens = 512;
+  int max_queued_requests = 256;  // waiting sequences beyond this get RESOURCE_EXHAUSTED
+  std::string backend = "cpu";
+};
+
+// Streams chunks to the client; returns false once the client is gone.
+using ChunkWriter = std::function<bool(const v1::GenerateStreamResponse&)>;
+// True once the client cancelled or its deadline passed.
+using CancelCheck = std::function<bool()>;
+
+class Coordinator {
+ public:
+  static absl::StatusOr<std::unique_ptr<Coordinator>> Start(const CoordinatorOptions& options);
+
+  // Runs a prepared request to the end. With `stream`, chunks are written as tokens
+  // arrive and the final chunk carries usage and timing.
+  absl::StatusOr<v1::GenerateResponse> Generate(const PreparedRequest& request,
+                                                const CancelCheck& cancelled,
+                                                const ChunkWriter* stream);
+
+  const TokenizerFiles* text() const { return text_.get(); }
+  const ServingLimits& limits() const { return limits_; }
+  v1::ModelInfo Info() const;
+  GroupEngine& group(int index) { return *engines_[index]; }
+
+ private:
+  Coordinator() = default;
+  absl::StatusOr<GroupEngine*> PickGroup(int sequences);
+
+  CoordinatorOptions options_;
+  ModelConfig config_;
+  std::unique_ptr<TokenizerFiles> text_;
+  ServingLimits limits_;
+  std::vector<std::unique_ptr<GroupEngine>> engines_;
+  std::atomic<uint64_t> next_sequence_id_{1};
+};
+
+}  // namespace dsm

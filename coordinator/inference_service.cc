@@ -1,0 +1,98 @@
+#include "coordinator/inference_service.h"
+
+#include "absl/strings/str_cat.h"
+#include "common/grpc_status.h"
+
+namespace dsm {
+
+grpc::Status InferenceService::Run(grpc::ServerContext* context,
+                                   const absl::StatusOr<PreparedRequest>& prepared,
+                                   v1::GenerateResponse* response,
+                                   grpc::ServerWriter<v1::GenerateStreamResponse>* writer) {
+  if (!prepared.ok()) return ToGrpcStatus(prepared.status());
+  const CancelCheck cancelled = [context] { return context->IsCancelled(); };
+  ChunkWriter write = [writer](const v1::GenerateStreamResponse& chunk) {
+    return writer->Write(chunk);
+  };
+  absl::StatusOr<v1::GenerateResponse> result =
+      coordinator_->Generate(*prepared, cancelled, writer ? &write : nullptr);
+  if (!result.ok()) {
+    if (absl::IsCancelled(result.status()) &&
+        context->deadline() < std::chrono::system_clock::now()) {
+      return grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED, "the deadline passed");
+    }
+    return ToGrpcStatus(result.status());
+  }
+  if (response != nullptr) *response = *std::move(result);
+  return grpc::Status::OK;
+}
+
+grpc::Status InferenceService::Generate(grpc::ServerContext* context,
+                                        const v1::GenerateRequest* request,
+                                        v1::GenerateResponse* response) {
+  return Run(context, PrepareGenerate(*request, coordinator_->text(), coordinator_->limits()),
+             response, nullptr);
+}
+
+grpc::Status InferenceService::GenerateStream(
+    grpc::ServerContext* context, const v1::GenerateRequest* request,
+    grpc::ServerWriter<v1::GenerateStreamResponse>* writer) {
+  return Run(context, PrepareGenerate(*request, coordinator_->text(), coordinator_->limits()),
+             nullptr, writer);
+}
+
+grpc::Status InferenceService::Chat(grpc::ServerContext* context, const v1::ChatRequest* request,
+                                    v1::GenerateResponse* response) {
+  return Run(context, PrepareChat(*request, coordinator_->text(), coordinator_->limits()),
+             response, nullptr);
+}
+
+grpc::Status InferenceService::ChatStream(grpc::ServerContext* context,
+                                          const v1::ChatRequest* request,
+                                          grpc::ServerWriter<v1::GenerateStreamResponse>* writer) {
+  return Run(context, PrepareChat(*request, coordinator_->text(), coordinator_->limits()), nullptr,
+             writer);
+}
+
+grpc::Status InferenceService::Tokenize(grpc::ServerContext*, const v1::TokenizeRequest* request,
+                                        v1::TokenizeResponse* response) {
+  const TokenizerFiles* text = coordinator_->text();
+  if (text == nullptr) {
+    return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                        "this model is served without a tokenizer (token ids only)");
+  }
+  absl::StatusOr<std::vector<int32_t>> ids =
+      text->tokenizer->Encode(request->text(), request->add_special_tokens());
+  if (!ids.ok()) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        absl::StrCat("text: ", ids.status().message()));
+  }
+  response->mutable_ids()->Assign(ids->begin(), ids->end());
+  return grpc::Status::OK;
+}
+
+grpc::Status InferenceService::Detokenize(grpc::ServerContext*,
+                                          const v1::DetokenizeRequest* request,
+                                          v1::DetokenizeResponse* response) {
+  const TokenizerFiles* text = coordinator_->text();
+  if (text == nullptr) {
+    return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                        "this model is served without a tokenizer (token ids only)");
+  }
+  std::vector<int32_t> ids(request->ids().begin(), request->ids().end());
+  absl::StatusOr<std::string> decoded = text->tokenizer->Decode(ids, request->skip_special_tokens());
+  if (!decoded.ok()) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        absl::StrCat("ids: ", decoded.status().message()));
+  }
+  response->set_text(*decoded);
+  return grpc::Status::OK;
+}
+
+grpc::Status InferenceService::GetModelInfo(grpc::ServerContext*, const v1::GetModelInfoRequest*,
+                                            v1::ModelInfo* response) {
+  *response = coordinator_->Info();
+  return grpc::Status::OK;
+}
+
+}  // namespace dsm

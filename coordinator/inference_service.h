@@ -1,0 +1,36 @@
+#pragma once
+// The public dsm.v1.Inference gRPC service over a Coordinator.
+
+#include "coordinator/coordinator.h"
+#include "dsm/v1/inference.grpc.pb.h"
+
+namespace dsm {
+
+class InferenceService final : public v1::Inference::Service {
+ public:
+  explicit InferenceService(Coordinator* coordinator) : coordinator_(coordinator) {}
+
+  grpc::Status Generate(grpc::ServerContext* context, const v1::GenerateRequest* request,
+                        v1::GenerateResponse* response) override;
+  grpc::Status GenerateStream(grpc::ServerContext* context, const v1::GenerateRequest* request,
+                              grpc::ServerWriter<v1::GenerateStreamResponse>* writer) override;
+  grpc::Status Chat(grpc::ServerContext* context, const v1::ChatRequest* request,
+                    v1::GenerateResponse* response) override;
+  grpc::Status ChatStream(grpc::ServerContext* context, const v1::ChatRequest* request,
+                          grpc::ServerWriter<v1::GenerateStreamResponse>* writer) override;
+  grpc::Status Tokenize(grpc::ServerContext* context, const v1::TokenizeRequest* request,
+                        v1::TokenizeResponse* response) override;
+  grpc::Status Detokenize(grpc::ServerContext* context, const v1::DetokenizeRequest* request,
+                          v1::DetokenizeResponse* response) override;
+  grpc::Status GetModelInfo(grpc::ServerContext* context, const v1::GetModelInfoRequest* request,
+                            v1::ModelInfo* response) override;
+
+ private:
+  grpc::Status Run(grpc::ServerContext* context, const absl::StatusOr<PreparedRequest>& prepared,
+                   v1::GenerateResponse* response,
+                   grpc::ServerWriter<v1::GenerateStreamResponse>* writer);
+
+  Coordinator* coordinator_;
+};
+
+}  // namespace dsm

@@ -1,0 +1,31 @@
+#pragma once
+// The channel from a group's engine thread to the RPC handler waiting on one sequence:
+// tokens as they are sampled, then the end (a finish reason or an error).
+
+#include <chrono>
+#include <deque>
+#include <optional>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "coordinator/generation_request.h"
+
+namespace dsm {
+
+class SequenceStream {
+ public:
+  void Push(TokenEvent event);
+  void Fail(absl::Status status);
+
+  // Waits up to `timeout` for the next event. Returns nullopt on timeout (the caller
+  // checks for cancellation and waits again) and the error once the stream failed.
+  std::optional<absl::StatusOr<TokenEvent>> Next(std::chrono::milliseconds timeout);
+
+ private:
+  absl::Mutex mu_;
+  std::deque<TokenEvent> events_ ABSL_GUARDED_BY(mu_);
+  std::optional<absl::Status> error_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace dsm

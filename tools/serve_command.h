@@ -1,0 +1,21 @@
+#pragma once
+// `dsm serve`: the coordinator with its worker groups as child processes, serving the
+// public API until SIGINT/SIGTERM.
+
+#include <string>
+
+#include "absl/status/status.h"
+#include "coordinator/coordinator.h"
+
+namespace dsm {
+
+struct ServeOptions {
+  CoordinatorOptions coordinator;
+  std::string host = "127.0.0.1";
+  int port = 50051;  // 0 = pick a free one
+  bool demo = false;
+};
+
+absl::Status RunServe(ServeOptions options);
+
+}  // namespace dsm
