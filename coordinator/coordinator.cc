@@ -93,8 +93,7 @@ absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Start(const Coordinato
     WorkerGroupOptions workers = options.workers;
     workers.model_dir = options.model_dir;
     workers.tp = options.tp;
-    absl::StatusOr<std::unique_ptr<GroupEngine>> engine =
-        GroupEngine::Start(r, workers, scheduler);
+    absl::StatusOr<std::unique_ptr<GroupEngine>> engine = GroupEngine::Start(r, workers, scheduler);
     if (!engine.ok()) {
       return absl::Status(engine.status().code(),
                           absl::StrCat("worker group ", r, ": ", engine.status().message()));
@@ -171,7 +170,8 @@ absl::StatusOr<v1::GenerateResponse> Coordinator::Generate(const PreparedRequest
     if (stream == nullptr) return true;
     chunk.set_request_id(request.request_id);
     if (first_chunk && request.echo) {
-      chunk.mutable_prompt_token_ids()->Assign(request.prompt_ids.begin(), request.prompt_ids.end());
+      chunk.mutable_prompt_token_ids()->Assign(request.prompt_ids.begin(),
+                                               request.prompt_ids.end());
     }
     first_chunk = false;
     return (*stream)(chunk);
@@ -241,7 +241,8 @@ absl::StatusOr<v1::GenerateResponse> Coordinator::Generate(const PreparedRequest
       c.choice.set_finish_reason(ToProto(finish));
       --unfinished;
     }
-    const size_t safe = c.finished ? c.text.size() : c.text.size() - StopHoldback(c.text, request.stop);
+    const size_t safe =
+        c.finished ? c.text.size() : c.text.size() - StopHoldback(c.text, request.stop);
     v1::GenerateStreamResponse chunk;
     chunk.set_index(c.choice.index());
     chunk.add_token_ids(event.token_id);
@@ -264,7 +265,8 @@ absl::StatusOr<v1::GenerateResponse> Coordinator::Generate(const PreparedRequest
     *response.add_choices() = std::move(c.choice);
   }
   if (request.echo) {
-    response.mutable_prompt_token_ids()->Assign(request.prompt_ids.begin(), request.prompt_ids.end());
+    response.mutable_prompt_token_ids()->Assign(request.prompt_ids.begin(),
+                                                request.prompt_ids.end());
   }
   response.mutable_usage()->set_prompt_tokens(static_cast<int32_t>(request.prompt_ids.size()));
   response.mutable_usage()->set_completion_tokens(completion_tokens);

@@ -44,7 +44,8 @@ absl::Status GroupEngine::Relaunch() {
   return absl::OkStatus();
 }
 
-absl::Status GroupEngine::Submit(GenerationRequest request, std::shared_ptr<SequenceStream> stream) {
+absl::Status GroupEngine::Submit(GenerationRequest request,
+                                 std::shared_ptr<SequenceStream> stream) {
   if (!healthy_) {
     return absl::UnavailableError(absl::StrCat("worker group ", index_, " is restarting"));
   }

@@ -43,8 +43,8 @@ grpc::Status InferenceService::GenerateStream(
 
 grpc::Status InferenceService::Chat(grpc::ServerContext* context, const v1::ChatRequest* request,
                                     v1::GenerateResponse* response) {
-  return Run(context, PrepareChat(*request, coordinator_->text(), coordinator_->limits()),
-             response, nullptr);
+  return Run(context, PrepareChat(*request, coordinator_->text(), coordinator_->limits()), response,
+             nullptr);
 }
 
 grpc::Status InferenceService::ChatStream(grpc::ServerContext* context,
@@ -80,7 +80,8 @@ grpc::Status InferenceService::Detokenize(grpc::ServerContext*,
                         "this model is served without a tokenizer (token ids only)");
   }
   std::vector<int32_t> ids(request->ids().begin(), request->ids().end());
-  absl::StatusOr<std::string> decoded = text->tokenizer->Decode(ids, request->skip_special_tokens());
+  absl::StatusOr<std::string> decoded =
+      text->tokenizer->Decode(ids, request->skip_special_tokens());
   if (!decoded.ok()) {
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                         absl::StrCat("ids: ", decoded.status().message()));

@@ -33,19 +33,21 @@ absl::Status ApplyParams(const v1::GenerationParams& p, const TokenizerFiles* te
     static thread_local std::mt19937_64 rng(std::random_device{}());
     s.seed = rng();
   }
-  if (absl::Status st = s.Validate(); !st.ok()) return Invalid(absl::StrCat("params.", st.message()));
+  if (absl::Status st = s.Validate(); !st.ok())
+    return Invalid(absl::StrCat("params.", st.message()));
 
   const int64_t prompt = static_cast<int64_t>(out.prompt_ids.size());
-  out.max_tokens = p.has_max_tokens() ? p.max_tokens()
-                                      : static_cast<int32_t>(std::min<int64_t>(
-                                            limits.default_max_tokens, limits.context_length - prompt));
+  out.max_tokens = p.has_max_tokens()
+                       ? p.max_tokens()
+                       : static_cast<int32_t>(std::min<int64_t>(limits.default_max_tokens,
+                                                                limits.context_length - prompt));
   if (out.max_tokens < 1) {
     return Invalid(absl::StrCat("params.max_tokens = ", out.max_tokens, " must be at least 1"));
   }
   if (prompt + out.max_tokens > limits.context_length) {
-    return Invalid(absl::StrCat("params.max_tokens: the prompt of ", prompt, " tokens plus max_tokens ",
-                                out.max_tokens, " exceeds the model context of ",
-                                limits.context_length, " tokens"));
+    return Invalid(absl::StrCat(
+        "params.max_tokens: the prompt of ", prompt, " tokens plus max_tokens ", out.max_tokens,
+        " exceeds the model context of ", limits.context_length, " tokens"));
   }
   out.n = p.has_n() ? p.n() : 1;
   if (out.n < 1 || out.n > limits.max_n) {
@@ -58,8 +60,8 @@ absl::Status ApplyParams(const v1::GenerationParams& p, const TokenizerFiles* te
   for (int i = 0; i < p.stop_size(); ++i) {
     const std::string& stop = p.stop(i);
     if (stop.empty() || static_cast<int>(stop.size()) > limits.max_stop_bytes) {
-      return Invalid(absl::StrCat("params.stop[", i, "] must be 1 to ", limits.max_stop_bytes,
-                                  " bytes"));
+      return Invalid(
+          absl::StrCat("params.stop[", i, "] must be 1 to ", limits.max_stop_bytes, " bytes"));
     }
     if (text == nullptr) return NeedsTokenizer("params.stop");
     out.stop.push_back(stop);

@@ -15,7 +15,7 @@ namespace dsm {
 
 struct ServingLimits {
   int64_t context_length = 0;
-  int64_t vocab_size = 0;          // the model's embedding rows
+  int64_t vocab_size = 0;  // the model's embedding rows
   int32_t default_max_tokens = 256;
   int32_t max_n = 16;
   int32_t max_stop_strings = 16;

@@ -75,7 +75,8 @@ absl::Status Stream(const ClientOptions& options, const Request& request, Call c
     out << ToJson(summary) << "\n";
   } else {
     if (choices.size() > 1) {
-      for (const v1::Choice& c : summary.choices()) out << "[" << c.index() << "] " << c.text() << "\n";
+      for (const v1::Choice& c : summary.choices())
+        out << "[" << c.index() << "] " << c.text() << "\n";
     } else {
       out << "\n";
     }
@@ -175,7 +176,8 @@ absl::Status RunRemoteTokenize(const ClientOptions& options, bool decode, bool a
       request.set_add_special_tokens(add_special_tokens);
       v1::TokenizeResponse response;
       status = stub->Tokenize(&context, request, &response);
-      if (status.ok()) result = {{"ids", std::vector<int32_t>(response.ids().begin(), response.ids().end())}};
+      if (status.ok())
+        result = {{"ids", std::vector<int32_t>(response.ids().begin(), response.ids().end())}};
     }
     if (!status.ok()) {
       if (status.error_code() == grpc::StatusCode::UNAVAILABLE) return Failed(status, options);

@@ -48,8 +48,7 @@ nlohmann::ordered_json ByteLevelTokenizer() {
         {"pair", nlohmann::ordered_json::array()},
         {"special_tokens", {{kBos, {{"id", kBos}, {"ids", {kByteTokens}}, {"tokens", {kBos}}}}}}}},
       {"decoder", {{"type", "ByteLevel"}}},
-      {"model",
-       {{"type", "BPE"}, {"vocab", vocab}, {"merges", nlohmann::ordered_json::array()}}},
+      {"model", {{"type", "BPE"}, {"vocab", vocab}, {"merges", nlohmann::ordered_json::array()}}},
   };
 }
 

@@ -16,13 +16,13 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
-#include "absl/strings/str_cat.h"
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "tools/client_commands.h"
 #include "tools/model_generator.h"
-#include "tools/serve_command.h"
 #include "tools/run_command.h"
+#include "tools/serve_command.h"
 #include "tools/tokenize_command.h"
 
 ABSL_FLAG(std::string, model, "", "model directory (HF format)");
@@ -53,7 +53,8 @@ ABSL_FLAG(int, port, 50051, "serve: port (0 = pick a free one)");
 ABSL_FLAG(bool, demo, false, "serve: a generated demo model (no download needed)");
 ABSL_FLAG(int, max_queue, 256, "serve: waiting sequences before RESOURCE_EXHAUSTED");
 // clients
-ABSL_FLAG(std::string, addr, "", "generate/chat/tokenize: server address (default 127.0.0.1:50051)");
+ABSL_FLAG(std::string, addr, "",
+          "generate/chat/tokenize: server address (default 127.0.0.1:50051)");
 ABSL_FLAG(std::string, prompt, "", "generate: prompt text (default: read stdin)");
 ABSL_FLAG(std::string, prompt_token_ids, "", "generate: comma-separated prompt ids instead");
 ABSL_FLAG(std::string, stop, "", "generate/chat: stop strings, separated by '|'");
@@ -200,7 +201,8 @@ int TokenizeMain() {
   TokenizeOptions o;
   o.model_dir = absl::GetFlag(FLAGS_model);
   if (o.model_dir.empty()) {
-    return Fail(absl::InvalidArgumentError("--model DIR (offline) or --addr HOST:PORT is required"));
+    return Fail(
+        absl::InvalidArgumentError("--model DIR (offline) or --addr HOST:PORT is required"));
   }
   o.decode = absl::GetFlag(FLAGS_decode);
   o.add_special_tokens = absl::GetFlag(FLAGS_add_special_tokens);

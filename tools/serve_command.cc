@@ -1,13 +1,12 @@
 #include "tools/serve_command.h"
 
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
 #include <signal.h>
 
 #include <chrono>
 #include <cstdio>
-
-#include <grpcpp/ext/proto_server_reflection_plugin.h>
-#include <grpcpp/grpcpp.h>
-#include <grpcpp/health_check_service_interface.h>
 
 #include "absl/strings/str_cat.h"
 #include "coordinator/inference_service.h"
@@ -55,7 +54,8 @@ absl::Status RunServe(ServeOptions options) {
   builder.AddListeningPort(address, grpc::InsecureServerCredentials(), &port);
   builder.RegisterService(&service);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
-  if (!server || port == 0) return absl::UnavailableError(absl::StrCat("cannot listen on ", address));
+  if (!server || port == 0)
+    return absl::UnavailableError(absl::StrCat("cannot listen on ", address));
   server->GetHealthCheckService()->SetServingStatus(true);
   std::printf("dsm serve: listening on %s:%d\n", options.host.c_str(), port);
   std::fflush(stdout);

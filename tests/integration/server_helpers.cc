@@ -1,0 +1,36 @@
+#include "tests/integration/server_helpers.h"
+
+#include <dirent.h>
+
+#include <fstream>
+
+namespace dsm::testing {
+
+std::vector<pid_t> ServerProcess::WorkerPids() const {
+  std::vector<pid_t> pids;
+  DIR* proc = opendir("/proc");
+  if (proc == nullptr) return pids;
+  while (dirent* entry = readdir(proc)) {
+    const pid_t pid = static_cast<pid_t>(std::atoi(entry->d_name));
+    if (pid <= 0) continue;
+    std::ifstream stat("/proc/" + std::string(entry->d_name) + "/stat");
+    std::string line;
+    std::getline(stat, line);
+    // Field 4, after "pid (comm) state", is the parent pid.
+    const size_t close = line.rfind(')');
+    if (close == std::string::npos) continue;
+    std::istringstream rest(line.substr(close + 2));
+    char state;
+    pid_t parent;
+    rest >> state >> parent;
+    if (parent != process_->pid()) continue;
+    std::ifstream cmdline("/proc/" + std::string(entry->d_name) + "/cmdline");
+    std::string command;
+    std::getline(cmdline, command, '\0');
+    if (command.find("dsm-worker") != std::string::npos) pids.push_back(pid);
+  }
+  closedir(proc);
+  return pids;
+}
+
+}  // namespace dsm::testing

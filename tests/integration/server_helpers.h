@@ -1,0 +1,113 @@
+#pragma once
+// A real `dsm serve` process on 127.0.0.1 for integration tests, and small client helpers.
+
+#include <grpcpp/grpcpp.h>
+#include <signal.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "coordinator/child_process.h"
+#include "dsm/v1/inference.grpc.pb.h"
+#include "gtest/gtest.h"
+#include "tests/support/test_env.h"
+
+namespace dsm::testing {
+
+class ServerProcess {
+ public:
+  // Starts `dsm serve <args> --port 0` and waits until it listens.
+  static std::unique_ptr<ServerProcess> Start(const std::vector<std::string>& args) {
+    std::vector<std::string> argv = {BinDir() + "/dsm", "serve", "--port", "0"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    absl::StatusOr<std::unique_ptr<ChildProcess>> child = ChildProcess::Spawn(argv);
+    EXPECT_TRUE(child.ok()) << child.status();
+    if (!child.ok()) return nullptr;
+    auto server = std::unique_ptr<ServerProcess>(new ServerProcess());
+    server->process_ = *std::move(child);
+    for (;;) {
+      absl::StatusOr<std::string> line = server->process_->ReadLine(std::chrono::seconds(120));
+      EXPECT_TRUE(line.ok()) << line.status();
+      if (!line.ok()) return nullptr;
+      const std::string tag = "dsm serve: listening on ";
+      if (absl::StartsWith(*line, tag)) {
+        server->address_ = line->substr(tag.size());
+        break;
+      }
+    }
+    server->stub_ = v1::Inference::NewStub(
+        grpc::CreateChannel(server->address_, grpc::InsecureChannelCredentials()));
+    return server;
+  }
+
+  ~ServerProcess() {
+    process_->Kill(SIGTERM);
+    process_->WaitOrKill(std::chrono::seconds(15));
+  }
+
+  const std::string& address() const { return address_; }
+  v1::Inference::Stub& stub() { return *stub_; }
+  pid_t pid() const { return process_->pid(); }
+
+  // Pids of this server's dsm-worker children.
+  std::vector<pid_t> WorkerPids() const;
+
+ private:
+  ServerProcess() = default;
+  std::unique_ptr<ChildProcess> process_;
+  std::string address_;
+  std::unique_ptr<v1::Inference::Stub> stub_;
+};
+
+// Greedy, EOS ignored: the parameters of golden comparisons.
+inline v1::GenerationParams Greedy(int max_tokens) {
+  v1::GenerationParams p;
+  p.set_temperature(0);
+  p.set_max_tokens(max_tokens);
+  p.set_ignore_eos(true);
+  return p;
+}
+
+inline v1::GenerateRequest IdsRequest(const std::vector<int32_t>& ids,
+                                      v1::GenerationParams params) {
+  v1::GenerateRequest r;
+  r.mutable_token_ids()->mutable_ids()->Assign(ids.begin(), ids.end());
+  *r.mutable_params() = std::move(params);
+  return r;
+}
+
+struct StreamResult {
+  grpc::Status status;
+  std::vector<std::vector<int32_t>> tokens;  // per choice
+  std::vector<std::string> text;
+  std::vector<v1::FinishReason> finish;
+  v1::Usage usage;
+};
+
+inline StreamResult CollectStream(v1::Inference::Stub& stub, const v1::GenerateRequest& request,
+                                  int choices = 1, double timeout_s = 120) {
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() +
+                       std::chrono::milliseconds(static_cast<int64_t>(timeout_s * 1000)));
+  auto reader = stub.GenerateStream(&context, request);
+  StreamResult result;
+  result.tokens.resize(choices);
+  result.text.resize(choices);
+  result.finish.resize(choices, v1::FINISH_REASON_UNSPECIFIED);
+  v1::GenerateStreamResponse chunk;
+  while (reader->Read(&chunk)) {
+    if (chunk.has_usage()) result.usage = chunk.usage();
+    if (chunk.index() >= choices) continue;
+    for (int32_t id : chunk.token_ids()) result.tokens[chunk.index()].push_back(id);
+    result.text[chunk.index()] += chunk.text();
+    if (chunk.finish_reason() != v1::FINISH_REASON_UNSPECIFIED) {
+      result.finish[chunk.index()] = chunk.finish_reason();
+    }
+  }
+  result.status = reader->Finish();
+  return result;
+}
+
+}  // namespace dsm::testing
