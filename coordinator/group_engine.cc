@@ -109,7 +109,9 @@ void GroupEngine::Loop() {
       scheduler_->Cancel(id);
       streams_.erase(id);
     }
-    if (scheduler_->HasWork()) {
+    // A worker can die while the group is idle: notice it without waiting for a request.
+    std::optional<std::string> dead = group_->DeadRank();
+    if (dead || scheduler_->HasWork()) {
       v1::StepRequest step = scheduler_->NextStep();
       for (uint64_t id : scheduler_->admitted_in_step()) {
         auto it = streams_.find(id);
@@ -119,7 +121,9 @@ void GroupEngine::Loop() {
         admitted.admitted = true;
         it->second->Push(std::move(admitted));
       }
-      absl::StatusOr<v1::StepResponse> response = group_->Step(step);
+      absl::StatusOr<v1::StepResponse> response =
+          dead ? absl::StatusOr<v1::StepResponse>(absl::UnavailableError(*dead))
+               : group_->Step(step);
       absl::StatusOr<std::vector<TokenEvent>> events =
           response.ok() ? scheduler_->OnStepResult(*response)
                         : absl::StatusOr<std::vector<TokenEvent>>(response.status());

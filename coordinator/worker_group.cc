@@ -133,6 +133,16 @@ absl::StatusOr<v1::StepResponse> WorkerGroup::Step(const v1::StepRequest& reques
   return std::move(responses[0]);
 }
 
+std::optional<std::string> WorkerGroup::DeadRank() {
+  for (size_t r = 0; r < processes_.size(); ++r) {
+    if (std::optional<int> exit = processes_[r]->TryWait()) {
+      return absl::StrCat("worker rank ", r, " died (", ChildProcess::DescribeWaitStatus(*exit),
+                          ")");
+    }
+  }
+  return std::nullopt;
+}
+
 void WorkerGroup::Kill(int rank, int signal) {
   if (rank >= 0 && rank < static_cast<int>(processes_.size())) processes_[rank]->Kill(signal);
 }

@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -38,6 +39,9 @@ class WorkerGroup {
 
   // Asks the workers to exit and reaps them.
   void Shutdown();
+
+  // A description of the first rank whose process has exited, if any.
+  std::optional<std::string> DeadRank();
 
   // Sends a signal to one rank's process (failure tests).
   void Kill(int rank, int signal);
