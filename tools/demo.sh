@@ -1,17 +1,23 @@
 #!/usr/bin/env bash
-# Builds dsmserve and runs the main job on the CPU backend: a model served by a
-# tensor-parallel group of two worker processes (Gloo all-reduce) answering a request.
-# Uses ../shared/models/stories260K when present, else a random model it generates.
+# The main job on a fresh machine: build dsmserve, serve a model on the CPU backend with
+# a tensor-parallel group of two worker processes (`dsm serve --demo`: a generated
+# DeepSeek-architecture model with random weights, no download), answer one chat
+# request with `dsm chat`, and stop the server.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tools/setup.sh
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build --target dsm dsm-worker
-model="${DSM_SHARED_DIR:-../shared}/models/stories260K"
-if [[ ! -f "$model/config.json" ]]; then
-  model="${XDG_CACHE_HOME:-$HOME/.cache}/dsmserve/demo-model"
-  [[ -f "$model/config.json" ]] || ./build/bin/dsm make-model --out "$model"
-fi
-echo "request: {\"prompt_token_ids\": [1, 400, 261, 429]} to $model at --tp 2" >&2
-echo '{"prompt_token_ids": [1, 400, 261, 429]}' |
-  ./build/bin/dsm run --model "$model" --tp 2 --max-tokens 32
+
+log=$(mktemp)
+./build/bin/dsm serve --demo --tp 2 --port 0 >"$log" &
+server=$!
+trap 'kill -TERM $server 2>/dev/null; wait $server 2>/dev/null; rm -f "$log"' EXIT
+for _ in $(seq 1 600); do
+  grep -q "listening on" "$log" && break
+  kill -0 $server 2>/dev/null || { echo "dsm serve failed to start" >&2; exit 1; }
+  sleep 0.2
+done
+address=$(sed -n 's/^dsm serve: listening on //p' "$log")
+echo "dsm serve is listening on $address" >&2
+echo "What is 7 * 6?" | ./build/bin/dsm chat --addr "$address" --max-tokens 32 --temperature 0.8 --seed 7
