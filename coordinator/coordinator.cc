@@ -161,6 +161,7 @@ absl::StatusOr<v1::GenerateResponse> Coordinator::Generate(const PreparedRequest
 
   double queue_seconds = -1, first_token_seconds = -1;
   int completion_tokens = 0;
+  int cached_tokens = 0;
   int unfinished = request.n;
   bool first_chunk = true;
   size_t max_stop = 0;
@@ -194,6 +195,7 @@ absl::StatusOr<v1::GenerateResponse> Coordinator::Generate(const PreparedRequest
     ChoiceState& c = choices[it->second];
     if (event.admitted) {
       if (queue_seconds < 0) queue_seconds = SecondsSince(arrival);
+      cached_tokens = std::max(cached_tokens, event.cached_tokens);
       continue;
     }
     if (c.finished) continue;  // tokens after a stop string matched
@@ -270,6 +272,7 @@ absl::StatusOr<v1::GenerateResponse> Coordinator::Generate(const PreparedRequest
   }
   response.mutable_usage()->set_prompt_tokens(static_cast<int32_t>(request.prompt_ids.size()));
   response.mutable_usage()->set_completion_tokens(completion_tokens);
+  response.mutable_usage()->set_cached_prompt_tokens(cached_tokens);
   response.mutable_timing()->set_queue_seconds(std::max(0.0, queue_seconds));
   response.mutable_timing()->set_first_token_seconds(std::max(0.0, first_token_seconds));
   response.mutable_timing()->set_total_seconds(SecondsSince(arrival));
@@ -302,6 +305,7 @@ v1::ModelInfo Coordinator::Info() const {
     g->set_waiting(s.waiting);
     g->set_kv_blocks_total(s.kv_blocks_total);
     g->set_kv_blocks_free(s.kv_blocks_free);
+    g->set_kv_blocks_cached(s.kv_blocks_cached);
     queued += s.waiting;
   }
   info.set_queued_requests(queued);

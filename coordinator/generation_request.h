@@ -32,7 +32,8 @@ struct TokenEvent {
   std::vector<std::pair<int32_t, float>> top_logprobs;
   std::vector<float> logits;
   FinishReason finish = FinishReason::kNone;  // set on the request's last token
-  bool admitted = false;  // no token: the scheduler admitted the request (queue time ends)
+  bool admitted = false;      // no token: the scheduler admitted the request (queue time ends)
+  int32_t cached_tokens = 0;  // with `admitted`: prompt tokens reused from the prefix cache
 };
 
 }  // namespace dsm

@@ -113,12 +113,13 @@ void GroupEngine::Loop() {
     std::optional<std::string> dead = group_->DeadRank();
     if (dead || scheduler_->HasWork()) {
       v1::StepRequest step = scheduler_->NextStep();
-      for (uint64_t id : scheduler_->admitted_in_step()) {
+      for (const auto& [id, cached_tokens] : scheduler_->admitted_in_step()) {
         auto it = streams_.find(id);
         if (it == streams_.end()) continue;
         TokenEvent admitted;
         admitted.request_id = id;
         admitted.admitted = true;
+        admitted.cached_tokens = cached_tokens;
         it->second->Push(std::move(admitted));
       }
       absl::StatusOr<v1::StepResponse> response =
@@ -160,6 +161,7 @@ void GroupEngine::Loop() {
     stats_.waiting = scheduler_->num_waiting() + static_cast<int>(incoming_.size());
     stats_.kv_blocks_total = scheduler_->total_blocks();
     stats_.kv_blocks_free = scheduler_->free_blocks();
+    stats_.kv_blocks_cached = scheduler_->cached_blocks();
   }
 }
 

@@ -24,6 +24,7 @@ struct GroupStats {
   int waiting = 0;  // queued in the engine or the scheduler
   int kv_blocks_total = 0;
   int kv_blocks_free = 0;
+  int kv_blocks_cached = 0;
 };
 
 class GroupEngine {

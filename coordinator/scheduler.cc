@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "absl/hash/hash.h"
 #include "absl/strings/str_cat.h"
 #include "common/sampling_params_proto.h"
 
@@ -31,6 +32,19 @@ int32_t Scheduler::BlocksFor(const GenerationRequest& request) const {
       std::min<int64_t>(static_cast<int64_t>(request.prompt_token_ids.size()) + request.max_tokens,
                         config_.context_length);
   return static_cast<int32_t>((length + config_.block_size - 1) / config_.block_size);
+}
+
+std::vector<uint64_t> Scheduler::PrefixHashes(const std::vector<int32_t>& prompt) const {
+  std::vector<uint64_t> hashes;
+  const size_t bs = config_.block_size;
+  const size_t full = (prompt.size() - 1) / bs;
+  uint64_t h = 0x243f6a8885a308d3ull;
+  for (size_t b = 0; b < full; ++b) {
+    // Chained: a block's hash covers every token before it too.
+    h = absl::HashOf(h, absl::MakeConstSpan(prompt.data() + b * bs, bs));
+    hashes.push_back(h);
+  }
+  return hashes;
 }
 
 absl::Status Scheduler::Add(GenerationRequest request) {
@@ -82,16 +96,34 @@ v1::StepRequest Scheduler::NextStep() {
   sampled_in_step_.clear();
   admitted_in_step_.clear();
 
-  // Admit waiting requests, oldest first, while blocks and slots allow.
+  // Admit waiting requests, oldest first, while blocks and slots allow. Prompt blocks
+  // found in the prefix cache are shared instead of recomputed.
   while (!waiting_.empty() && static_cast<int>(running_.size()) < config_.max_running) {
-    absl::StatusOr<std::vector<int32_t>> blocks = blocks_.Allocate(BlocksFor(waiting_.front()));
-    if (!blocks.ok()) break;
+    const GenerationRequest& next = waiting_.front();
+    std::vector<uint64_t> hashes = PrefixHashes(next.prompt_token_ids);
+    std::vector<int32_t> blocks;
+    for (uint64_t h : hashes) {
+      std::optional<int32_t> cached = blocks_.AcquireCached(h);
+      if (!cached) break;
+      blocks.push_back(*cached);
+    }
+    const size_t shared = blocks.size();
+    absl::StatusOr<std::vector<int32_t>> fresh =
+        blocks_.Allocate(BlocksFor(next) - static_cast<int32_t>(shared));
+    if (!fresh.ok()) {
+      blocks_.Free(blocks);
+      break;
+    }
+    blocks.insert(blocks.end(), fresh->begin(), fresh->end());
     Sequence seq;
     seq.request = std::move(waiting_.front());
     waiting_.pop_front();
     seq.tokens = seq.request.prompt_token_ids;
-    seq.blocks = *std::move(blocks);
-    admitted_in_step_.push_back(seq.request.id);
+    seq.blocks = std::move(blocks);
+    seq.num_computed = static_cast<int64_t>(shared) * config_.block_size;
+    seq.prefix_hashes = std::move(hashes);
+    seq.registered = shared;
+    admitted_in_step_.emplace_back(seq.request.id, static_cast<int32_t>(seq.num_computed));
     running_.emplace(seq.request.id, std::move(seq));
   }
 
@@ -116,6 +148,12 @@ v1::StepRequest Scheduler::NextStep() {
         seq.admitted_sent = true;
       }
       seq.num_computed += chunk;
+      // Prompt blocks this step completes become findable for later requests.
+      while (seq.registered < seq.prefix_hashes.size() &&
+             static_cast<int64_t>(seq.registered + 1) * config_.block_size <= seq.num_computed) {
+        blocks_.Register(seq.blocks[seq.registered], seq.prefix_hashes[seq.registered]);
+        ++seq.registered;
+      }
       if (seq.num_computed == static_cast<int64_t>(seq.tokens.size())) {
         s->set_sample(true);
         s->set_return_logits(seq.request.return_logits);

@@ -49,8 +49,12 @@ class Scheduler {
   // The next step for the group; sequences finished since the last step are freed in it.
   v1::StepRequest NextStep();
 
-  // Requests admitted by the last NextStep().
-  const std::vector<uint64_t>& admitted_in_step() const { return admitted_in_step_; }
+  // Requests admitted by the last NextStep(), with the prompt tokens found in the
+  // prefix cache (not recomputed).
+  const std::vector<std::pair<uint64_t, int32_t>>& admitted_in_step() const {
+    return admitted_in_step_;
+  }
+  int32_t cached_blocks() const { return blocks_.num_cached(); }
 
   // Applies rank 0's answer to the step built last; returns the new tokens.
   absl::StatusOr<std::vector<TokenEvent>> OnStepResult(const v1::StepResponse& response);
@@ -63,7 +67,13 @@ class Scheduler {
     std::vector<int32_t> blocks;
     bool admitted_sent = false;  // sampling params already sent to the workers
     int32_t num_output = 0;
+    std::vector<uint64_t> prefix_hashes;  // of the prompt's cacheable full blocks
+    size_t registered = 0;                // blocks already in the prefix cache
   };
+
+  // Hashes of the prompt's full blocks that lie before its last token (the last token
+  // is always computed, so the logits it yields are this request's own).
+  std::vector<uint64_t> PrefixHashes(const std::vector<int32_t>& prompt) const;
 
   int32_t BlocksFor(const GenerationRequest& request) const;
   FinishReason CheckFinished(const Sequence& seq, int32_t token) const;
@@ -74,7 +84,7 @@ class Scheduler {
   std::map<uint64_t, Sequence> running_;  // ordered by id: older requests first
   std::vector<uint64_t> to_free_;
   std::vector<uint64_t> sampled_in_step_;  // ids that sample in the step last built
-  std::vector<uint64_t> admitted_in_step_;
+  std::vector<std::pair<uint64_t, int32_t>> admitted_in_step_;
   uint64_t next_step_id_ = 0;
 };
 

@@ -40,6 +40,9 @@ absl::StatusOr<AddedVocabulary> AddedVocabulary::Parse(const nlohmann::json& add
         !t["id"].is_number_integer()) {
       return absl::InvalidArgumentError("added_tokens entry needs an integer id and a content");
     }
+    if (t["id"].get<int64_t>() < 0 || t["id"].get<int64_t>() >= (int64_t{1} << 24)) {
+      return absl::InvalidArgumentError("added_tokens: an id is outside [0, 2^24)");
+    }
     AddedToken token;
     token.id = t["id"].get<int32_t>();
     token.content = t["content"].get<std::string>();

@@ -39,9 +39,14 @@ absl::StatusOr<std::unique_ptr<BpeModel>> BpeModel::Parse(const nlohmann::json& 
   const auto& vocab = j.value("vocab", nlohmann::json::object());
   if (!vocab.is_object()) return absl::InvalidArgumentError("model.vocab must be an object");
   model->vocab_.reserve(vocab.size());
+  // Ids are dense in practice; a few gaps are fine, an id far past the vocabulary size is
+  // a broken file (and would make the id -> token table huge).
+  const int64_t max_id = std::max<int64_t>(2 * static_cast<int64_t>(vocab.size()),
+                                           static_cast<int64_t>(vocab.size()) + 65536);
   for (const auto& [token, id] : vocab.items()) {
-    if (!id.is_number_integer() || id.get<int64_t>() < 0 || id.get<int64_t>() > (1 << 30)) {
-      return absl::InvalidArgumentError(absl::StrCat("model.vocab: bad id for token ", token));
+    if (!id.is_number_integer() || id.get<int64_t>() < 0 || id.get<int64_t>() > max_id) {
+      return absl::InvalidArgumentError(absl::StrCat("model.vocab: id of token ", token,
+                                                     " is not an integer in [0, ", max_id, "]"));
     }
     const int32_t i = id.get<int32_t>();
     model->vocab_[token] = i;

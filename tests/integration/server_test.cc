@@ -80,6 +80,23 @@ TEST_F(ServerTest, GenerateStreamGivesTheGoldenGreedyContinuation) {
   }
 }
 
+TEST_F(ServerTest, PrefixCacheHitsGiveTheSameGoldenTokens) {
+  // The longest golden prompt, twice: the second run reuses its cached full blocks.
+  const auto& c = golden_[golden_.size() - 1];
+  const auto prompt = c["prompt_token_ids"].get<std::vector<int32_t>>();
+  ASSERT_GT(prompt.size(), 32u);
+  v1::GenerateResponse runs[2];
+  for (auto& run : runs) {
+    grpc::ClientContext context;
+    ASSERT_TRUE(stub().Generate(&context, IdsRequest(prompt, Greedy(64)), &run).ok());
+    EXPECT_EQ(
+        std::vector<int32_t>(run.choices(0).token_ids().begin(), run.choices(0).token_ids().end()),
+        c["greedy_token_ids"].get<std::vector<int32_t>>());
+  }
+  EXPECT_EQ(runs[1].usage().cached_prompt_tokens(), (prompt.size() - 1) / 16 * 16);
+  EXPECT_GT(Info().groups(0).kv_blocks_cached(), 0);
+}
+
 TEST_F(ServerTest, ThirtyTwoConcurrentStreamsMatchTheirLoneRuns) {
   std::mt19937 rng(3);
   std::vector<std::vector<int32_t>> prompts;

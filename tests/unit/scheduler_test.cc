@@ -120,3 +120,50 @@ TEST(SchedulerTest, RejectsRequestsThatCanNeverRun) {
 
 }  // namespace
 }  // namespace dsm
+
+namespace dsm {
+namespace {
+
+TEST(SchedulerTest, SharedPromptPrefixIsReusedFromTheCache) {
+  SchedulerConfig config = SmallConfig();  // blocks of 4
+  config.max_batch_tokens = 64;
+  Scheduler s(config);
+  const std::vector<int32_t> a = {1, 5, 6, 7, 8, 9, 10, 11, 12, 13};
+  ASSERT_TRUE(s.Add(Request(1, a, 2)).ok());
+  v1::StepRequest first = s.NextStep();
+  ASSERT_EQ(first.sequences_size(), 1);
+  EXPECT_EQ(s.admitted_in_step()[0].second, 0);  // nothing cached yet
+  ASSERT_TRUE(s.OnStepResult(Answer(first, 40)).ok());
+
+  // Same first 8 tokens (2 full blocks), different tail.
+  std::vector<int32_t> b(a.begin(), a.begin() + 8);
+  b.insert(b.end(), {20, 21, 22});
+  ASSERT_TRUE(s.Add(Request(2, b, 1)).ok());
+  v1::StepRequest second = s.NextStep();
+  const v1::SequenceStep* seq_b = nullptr;
+  for (const auto& q : second.sequences()) {
+    if (q.seq_id() == 2) seq_b = &q;
+  }
+  ASSERT_NE(seq_b, nullptr);
+  EXPECT_EQ(seq_b->start_position(), 8);  // the cached blocks are not recomputed
+  EXPECT_EQ(seq_b->token_ids_size(), 3);
+  EXPECT_EQ(seq_b->block_table(0), first.sequences(0).block_table(0));
+  EXPECT_EQ(seq_b->block_table(1), first.sequences(0).block_table(1));
+  EXPECT_NE(seq_b->block_table(2), first.sequences(0).block_table(2));
+  ASSERT_EQ(s.admitted_in_step().size(), 1u);
+  EXPECT_EQ(s.admitted_in_step()[0].second, 8);
+
+  // A prompt that is entirely a cached prefix still computes its last token.
+  ASSERT_TRUE(s.OnStepResult(Answer(second, 2)).ok());
+  const std::vector<int32_t> c(a.begin(), a.begin() + 8);
+  ASSERT_TRUE(s.Add(Request(3, c, 1)).ok());
+  v1::StepRequest third = s.NextStep();
+  for (const auto& q : third.sequences()) {
+    if (q.seq_id() != 3) continue;
+    EXPECT_EQ(q.start_position(), 4);  // only whole blocks before the last token are shared
+    EXPECT_TRUE(q.sample());
+  }
+}
+
+}  // namespace
+}  // namespace dsm
