@@ -138,11 +138,11 @@ absl::StatusOr<v1::GenerateResponse> Coordinator::Generate(const PreparedRequest
       if (!c.finished && c.sequence_id != 0) (*engine)->Cancel(c.sequence_id);
     }
   };
-  for (int i = 0; i < request.n; ++i) {
+  // Choice 0 goes first; the others follow once its prompt is computed, so that they
+  // share the prompt's KV blocks through the prefix cache instead of recomputing them.
+  auto submit = [&](int i) -> absl::Status {
     ChoiceState& c = choices[i];
     c.sequence_id = next_sequence_id_.fetch_add(1);
-    c.choice.set_index(i);
-    if (text_) c.detokenizer = std::make_unique<IncrementalDetokenizer>(*text_->tokenizer, true);
     choice_of[c.sequence_id] = i;
     GenerationRequest g;
     g.id = c.sequence_id;
@@ -152,12 +152,21 @@ absl::StatusOr<v1::GenerateResponse> Coordinator::Generate(const PreparedRequest
     g.max_tokens = request.max_tokens;
     g.ignore_eos = request.ignore_eos;
     g.stop_token_ids = request.stop_token_ids;
-    if (absl::Status s = (*engine)->Submit(std::move(g), events); !s.ok()) {
+    absl::Status s = (*engine)->Submit(std::move(g), events);
+    if (!s.ok()) {
       c.sequence_id = 0;
       cancel_all();
-      return s;
+    }
+    return s;
+  };
+  for (int i = 0; i < request.n; ++i) {
+    choices[i].choice.set_index(i);
+    if (text_) {
+      choices[i].detokenizer = std::make_unique<IncrementalDetokenizer>(*text_->tokenizer, true);
     }
   }
+  if (absl::Status s = submit(0); !s.ok()) return s;
+  bool others_submitted = request.n == 1;
 
   double queue_seconds = -1, first_token_seconds = -1;
   int completion_tokens = 0;
@@ -197,6 +206,12 @@ absl::StatusOr<v1::GenerateResponse> Coordinator::Generate(const PreparedRequest
       if (queue_seconds < 0) queue_seconds = SecondsSince(arrival);
       cached_tokens = std::max(cached_tokens, event.cached_tokens);
       continue;
+    }
+    if (!others_submitted) {
+      others_submitted = true;
+      for (int i = 1; i < request.n; ++i) {
+        if (absl::Status s = submit(i); !s.ok()) return s;
+      }
     }
     if (c.finished) continue;  // tokens after a stop string matched
     if (first_token_seconds < 0) first_token_seconds = SecondsSince(arrival);

@@ -144,6 +144,8 @@ v1::StepRequest Scheduler::NextStep() {
       s->mutable_block_table()->Assign(seq.blocks.begin(), seq.blocks.end());
       if (!seq.admitted_sent) {
         ToProto(seq.request.sampling, s->mutable_sampling());
+        s->mutable_cached_token_ids()->Assign(seq.tokens.begin(),
+                                              seq.tokens.begin() + seq.num_computed);
         s->set_prompt_length(static_cast<int32_t>(seq.request.prompt_token_ids.size()));
         seq.admitted_sent = true;
       }

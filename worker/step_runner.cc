@@ -99,6 +99,7 @@ absl::StatusOr<v1::StepResponse> StepRunner::Step(const v1::StepRequest& request
       if (seq.has_sampling()) {
         state.params = FromProto(seq.sampling());
         state.prompt_length = seq.prompt_length();
+        state.tokens.assign(seq.cached_token_ids().begin(), seq.cached_token_ids().end());
       }
       state.tokens.resize(std::min<size_t>(state.tokens.size(), seq.start_position()));
       state.tokens.insert(state.tokens.end(), seq.token_ids().begin(), seq.token_ids().end());

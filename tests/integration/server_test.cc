@@ -147,6 +147,31 @@ TEST_F(ServerTest, NSamplesWithASeedAreReproducible) {
   EXPECT_EQ(a.usage().completion_tokens(), 80);
 }
 
+TEST_F(ServerTest, NSamplesShareThePromptBlocks) {
+  std::vector<int32_t> prompt = {1};
+  for (int i = 0; i < 40; ++i) prompt.push_back(300 + i);
+  v1::GenerationParams p;
+  p.set_temperature(0.9f);
+  p.set_max_tokens(8);
+  p.set_n(4);
+  p.set_seed(9);
+  grpc::ClientContext context;
+  v1::GenerateResponse r;
+  ASSERT_TRUE(stub().Generate(&context, IdsRequest(prompt, p), &r).ok());
+  ASSERT_EQ(r.choices_size(), 4);
+  // Choices 1-3 reuse the 2 full blocks (32 tokens) choice 0 computed.
+  EXPECT_EQ(r.usage().cached_prompt_tokens(), 32);
+  // Choice 0 of n equals a lone request with the same seed: sharing changes nothing.
+  v1::GenerationParams one = p;
+  one.set_n(1);
+  grpc::ClientContext context1;
+  v1::GenerateResponse single;
+  ASSERT_TRUE(stub().Generate(&context1, IdsRequest(prompt, one), &single).ok());
+  EXPECT_EQ(std::vector<int32_t>(single.choices(0).token_ids().begin(),
+                                 single.choices(0).token_ids().end()),
+            std::vector<int32_t>(r.choices(0).token_ids().begin(), r.choices(0).token_ids().end()));
+}
+
 TEST_F(ServerTest, BadInputIsInvalidArgumentNamingTheField) {
   auto error = [&](const v1::GenerateRequest& r) {
     grpc::ClientContext context;

@@ -146,6 +146,10 @@ TEST(SchedulerTest, SharedPromptPrefixIsReusedFromTheCache) {
   }
   ASSERT_NE(seq_b, nullptr);
   EXPECT_EQ(seq_b->start_position(), 8);  // the cached blocks are not recomputed
+  // Rank 0 still learns the whole history (for penalties and the sampling counter).
+  EXPECT_EQ(
+      std::vector<int32_t>(seq_b->cached_token_ids().begin(), seq_b->cached_token_ids().end()),
+      std::vector<int32_t>(a.begin(), a.begin() + 8));
   EXPECT_EQ(seq_b->token_ids_size(), 3);
   EXPECT_EQ(seq_b->block_table(0), first.sequences(0).block_table(0));
   EXPECT_EQ(seq_b->block_table(1), first.sequences(0).block_table(1));
