@@ -86,6 +86,7 @@ absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Start(const Coordinato
   SchedulerConfig scheduler;
   scheduler.context_length = c->config_.max_position_embeddings;
   scheduler.max_batch_tokens = options.max_batch_tokens;
+  scheduler.max_running = options.max_running;
   std::optional<int64_t> eos = c->config_.eos_token_id;
   if (c->text_ && c->text_->eos_id) eos = c->text_->eos_id;
   if (eos) scheduler.eos_token_ids.push_back(static_cast<int32_t>(*eos));

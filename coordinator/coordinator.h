@@ -25,6 +25,7 @@ struct CoordinatorOptions {
   int replicas = 1;
   WorkerGroupOptions workers;  // model_dir and tp are filled in from above
   int max_batch_tokens = 512;
+  int max_running = 256;          // sequences decoding together per group
   int max_queued_requests = 256;  // waiting sequences beyond this get RESOURCE_EXHAUSTED
   std::string backend = "cpu";
 };

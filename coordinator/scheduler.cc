@@ -62,13 +62,16 @@ absl::Status Scheduler::Add(GenerationRequest request) {
                      blocks_.num_blocks(), "; raise --kv-cache-mib or lower max_tokens"));
   }
   if (absl::Status s = request.sampling.Validate(); !s.ok()) return s;
-  waiting_.push_back(std::move(request));
+  Sequence seq;
+  seq.tokens = request.prompt_token_ids;
+  seq.request = std::move(request);
+  waiting_.push_back(std::move(seq));
   return absl::OkStatus();
 }
 
 void Scheduler::Cancel(uint64_t id) {
   for (auto it = waiting_.begin(); it != waiting_.end(); ++it) {
-    if (it->id == id) {
+    if (it->request.id == id) {
       waiting_.erase(it);
       return;
     }
@@ -83,7 +86,7 @@ void Scheduler::Cancel(uint64_t id) {
 
 std::vector<uint64_t> Scheduler::ActiveIds() const {
   std::vector<uint64_t> ids;
-  for (const GenerationRequest& r : waiting_) ids.push_back(r.id);
+  for (const Sequence& s : waiting_) ids.push_back(s.request.id);
   for (const auto& [id, seq] : running_) ids.push_back(id);
   return ids;
 }
@@ -99,8 +102,8 @@ v1::StepRequest Scheduler::NextStep() {
   // Admit waiting requests, oldest first, while blocks and slots allow. Prompt blocks
   // found in the prefix cache are shared instead of recomputed.
   while (!waiting_.empty() && static_cast<int>(running_.size()) < config_.max_running) {
-    const GenerationRequest& next = waiting_.front();
-    std::vector<uint64_t> hashes = PrefixHashes(next.prompt_token_ids);
+    Sequence& next = waiting_.front();
+    std::vector<uint64_t> hashes = PrefixHashes(next.tokens);
     std::vector<int32_t> blocks;
     for (uint64_t h : hashes) {
       std::optional<int32_t> cached = blocks_.AcquireCached(h);
@@ -108,17 +111,18 @@ v1::StepRequest Scheduler::NextStep() {
       blocks.push_back(*cached);
     }
     const size_t shared = blocks.size();
+    // Blocks for the tokens there are now; decoding takes more as it goes.
+    const int32_t needed =
+        static_cast<int32_t>((next.tokens.size() + config_.block_size - 1) / config_.block_size);
     absl::StatusOr<std::vector<int32_t>> fresh =
-        blocks_.Allocate(BlocksFor(next) - static_cast<int32_t>(shared));
+        blocks_.Allocate(needed - static_cast<int32_t>(shared));
     if (!fresh.ok()) {
       blocks_.Free(blocks);
       break;
     }
     blocks.insert(blocks.end(), fresh->begin(), fresh->end());
-    Sequence seq;
-    seq.request = std::move(waiting_.front());
+    Sequence seq = std::move(waiting_.front());
     waiting_.pop_front();
-    seq.tokens = seq.request.prompt_token_ids;
     seq.blocks = std::move(blocks);
     seq.num_computed = static_cast<int64_t>(shared) * config_.block_size;
     seq.prefix_hashes = std::move(hashes);
@@ -130,11 +134,13 @@ v1::StepRequest Scheduler::NextStep() {
   // Decodes first (one token each), then prefill chunks within the remaining budget.
   int64_t budget = config_.max_batch_tokens;
   for (int pass = 0; pass < 2; ++pass) {
-    for (auto& [id, seq] : running_) {
+    for (auto it = running_.begin(); it != running_.end(); ++it) {
+      auto& [id, seq] = *it;
       const int64_t pending = static_cast<int64_t>(seq.tokens.size()) - seq.num_computed;
       const bool decoding = pending == 1 && seq.num_output > 0;
       if (pending <= 0 || (pass == 0) != decoding || budget <= 0) continue;
       const int64_t chunk = std::min(pending, budget);
+      if (!EnsureBlocks(id, seq, seq.num_computed + chunk, step)) continue;
       budget -= chunk;
       v1::SequenceStep* s = step.add_sequences();
       s->set_seq_id(id);
@@ -164,6 +170,39 @@ v1::StepRequest Scheduler::NextStep() {
     }
   }
   return step;
+}
+
+bool Scheduler::EnsureBlocks(uint64_t id, Sequence& seq, int64_t positions, v1::StepRequest& step) {
+  while (static_cast<int64_t>(seq.blocks.size()) * config_.block_size < positions) {
+    absl::StatusOr<std::vector<int32_t>> block = blocks_.Allocate(1);
+    if (block.ok()) {
+      seq.blocks.push_back((*block)[0]);
+      continue;
+    }
+    // The youngest running sequence (largest id) makes room; never the one asking.
+    auto victim = running_.end();
+    for (auto it = running_.begin(); it != running_.end(); ++it) {
+      if (it->first != id) victim = it;
+    }
+    if (victim == running_.end() || victim->first < id) return false;
+    Preempt(victim->first, step);
+  }
+  return true;
+}
+
+void Scheduler::Preempt(uint64_t id, v1::StepRequest& step) {
+  auto it = running_.find(id);
+  Sequence seq = std::move(it->second);
+  running_.erase(it);
+  blocks_.Free(seq.blocks);
+  if (seq.admitted_sent) step.add_free_seq_ids(id);  // the workers drop its state now
+  seq.blocks.clear();
+  seq.num_computed = 0;
+  seq.admitted_sent = false;
+  seq.prefix_hashes.clear();
+  seq.registered = 0;
+  ++preemptions_;
+  waiting_.push_front(std::move(seq));
 }
 
 FinishReason Scheduler::CheckFinished(const Sequence& seq, int32_t token) const {

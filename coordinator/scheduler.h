@@ -2,7 +2,10 @@
 // Iteration-level (continuous) batching for one worker group. Each step, running
 // sequences decode one token, sequences still prefilling take a chunk of their prompt,
 // and waiting requests are admitted while KV blocks and the step's token budget allow.
-// The scheduler owns all sequence state; workers only see steps.
+// Blocks are taken as positions are reached; when the pool runs dry the youngest
+// running sequence is preempted and later recomputed (prompt plus output so far), which
+// gives the same tokens as if it had never stopped. The scheduler owns all sequence
+// state; workers only see steps.
 
 #include <cstdint>
 #include <deque>
@@ -55,6 +58,7 @@ class Scheduler {
     return admitted_in_step_;
   }
   int32_t cached_blocks() const { return blocks_.num_cached(); }
+  int64_t preemptions() const { return preemptions_; }
 
   // Applies rank 0's answer to the step built last; returns the new tokens.
   absl::StatusOr<std::vector<TokenEvent>> OnStepResult(const v1::StepResponse& response);
@@ -76,16 +80,23 @@ class Scheduler {
   std::vector<uint64_t> PrefixHashes(const std::vector<int32_t>& prompt) const;
 
   int32_t BlocksFor(const GenerationRequest& request) const;
+  // Gives `seq` blocks for `positions` positions, preempting the youngest other running
+  // sequences while the pool is short. False if even that cannot make room.
+  bool EnsureBlocks(uint64_t id, Sequence& seq, int64_t positions, v1::StepRequest& step);
+  // Returns a running sequence to the front of the queue, dropping its KV blocks; it is
+  // recomputed (prompt and output so far) when admitted again.
+  void Preempt(uint64_t id, v1::StepRequest& step);
   FinishReason CheckFinished(const Sequence& seq, int32_t token) const;
 
   SchedulerConfig config_;
   BlockAllocator blocks_;
-  std::deque<GenerationRequest> waiting_;
+  std::deque<Sequence> waiting_;          // new requests, and preempted ones at the front
   std::map<uint64_t, Sequence> running_;  // ordered by id: older requests first
   std::vector<uint64_t> to_free_;
   std::vector<uint64_t> sampled_in_step_;  // ids that sample in the step last built
   std::vector<std::pair<uint64_t, int32_t>> admitted_in_step_;
   uint64_t next_step_id_ = 0;
+  int64_t preemptions_ = 0;
 };
 
 }  // namespace dsm

@@ -44,6 +44,7 @@ ABSL_FLAG(int, threads, 0, "compute threads per rank (0 = cores / tp)");
 ABSL_FLAG(int64_t, kv_cache_mib, 1024, "KV-cache pool per rank, MiB");
 ABSL_FLAG(int, kv_block_size, 16, "positions per KV block");
 ABSL_FLAG(int, max_batch_tokens, 512, "tokens per scheduler step (chunked prefill budget)");
+ABSL_FLAG(int, max_running, 256, "sequences decoding together per worker group");
 ABSL_FLAG(int, comm_timeout_s, 60, "seconds ranks wait for each other before failing");
 // serve
 ABSL_FLAG(int, replicas, 1, "serve: tensor-parallel groups behind the coordinator");
@@ -153,6 +154,7 @@ int ServeMain() {
   o.coordinator.replicas = absl::GetFlag(FLAGS_replicas);
   o.coordinator.backend = absl::GetFlag(FLAGS_backend);
   o.coordinator.max_batch_tokens = absl::GetFlag(FLAGS_max_batch_tokens);
+  o.coordinator.max_running = absl::GetFlag(FLAGS_max_running);
   o.coordinator.max_queued_requests = absl::GetFlag(FLAGS_max_queue);
   o.coordinator.workers.worker_binary = DefaultWorkerBinary();
   o.coordinator.workers.threads_per_rank = absl::GetFlag(FLAGS_threads);

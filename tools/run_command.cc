@@ -1,5 +1,6 @@
 #include "tools/run_command.h"
 
+#include <cstdio>
 #include <istream>
 #include <map>
 #include <ostream>
@@ -175,7 +176,9 @@ absl::Status RunOffline(const RunOptions& options, std::istream& input, std::ost
     FinishReason finish = FinishReason::kNone;
   };
   std::vector<Output> outputs(requests->size());
+  int64_t steps = 0;
   while (scheduler.HasWork()) {
+    ++steps;
     absl::StatusOr<v1::StepResponse> response = (*group)->Step(scheduler.NextStep());
     if (!response.ok()) return response.status();
     absl::StatusOr<std::vector<TokenEvent>> events = scheduler.OnStepResult(*response);
@@ -193,6 +196,8 @@ absl::Status RunOffline(const RunOptions& options, std::istream& input, std::ost
     }
   }
   (*group)->Shutdown();
+  std::fprintf(stderr, "dsm run: %zu sequences, %lld steps, %lld preemptions\n", outputs.size(),
+               static_cast<long long>(steps), static_cast<long long>(scheduler.preemptions()));
 
   for (const Output& out : outputs) {
     nlohmann::ordered_json line = {{"token_ids", out.token_ids},

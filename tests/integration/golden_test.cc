@@ -77,5 +77,26 @@ TEST_P(GoldenTest, EachPromptAloneAndWithSmallPrefillChunks) {
 INSTANTIATE_TEST_SUITE_P(TensorParallel, GoldenTest, ::testing::Values(1, 2),
                          [](const auto& info) { return "tp" + std::to_string(info.param); });
 
+// The golden fixture at tp 1 only.
+class GoldenPreemptionTest : public GoldenTest {
+  void TestBody() override {}
+};
+
+TEST_F(GoldenPreemptionTest, PreemptedSequencesAreRecomputedExactly) {
+  // 1 MiB of KV cache (51 blocks at tp 1) cannot hold all six continuations at once
+  // (57 blocks): the youngest are preempted and recomputed, and must still give the
+  // golden tokens. (At tp 2 a rank's blocks are half the size, so 1 MiB holds them all.)
+  testing::RunOutput out = DsmRun(
+      dir_, {"--tp", "1", "--max-tokens", "64", "--ignore-eos", "--logits", "--kv-cache-mib", "1"},
+      testing::PromptsJsonl(Prompts()));
+  ASSERT_EQ(out.command.exit_code, 0) << out.command.err;
+  EXPECT_EQ(out.command.err.find(" 0 preemptions"), std::string::npos) << out.command.err;
+  ASSERT_EQ(out.lines.size(), golden_.size());
+  for (size_t c = 0; c < golden_.size(); ++c) {
+    SCOPED_TRACE("case " + std::to_string(c));
+    ExpectGolden(out.lines[c], golden_[c]);
+  }
+}
+
 }  // namespace
 }  // namespace dsm

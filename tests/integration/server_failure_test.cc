@@ -47,9 +47,9 @@ v1::ModelInfo Info(v1::Inference::Stub& stub) {
 }
 
 TEST(ServerFailureTest, FullQueueIsResourceExhaustedAtOnce) {
-  // 64 MiB of KV cache hold one 1500-token sequence of this model; the queue takes 2 more.
+  // One sequence runs at a time; the queue takes 2 more.
   auto server = testing::ServerProcess::Start(
-      {"--model", SlowModel(), "--kv-cache-mib", "64", "--max-queue", "2"});
+      {"--model", SlowModel(), "--max-running", "1", "--max-queue", "2"});
   ASSERT_NE(server, nullptr);
   std::vector<std::future<testing::StreamResult>> queued;
   for (int i = 0; i < 3; ++i) {

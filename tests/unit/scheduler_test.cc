@@ -1,5 +1,7 @@
 #include "coordinator/scheduler.h"
 
+#include <map>
+
 #include "gtest/gtest.h"
 
 namespace dsm {
@@ -87,19 +89,39 @@ TEST(SchedulerTest, EosFinishesUnlessIgnored) {
   EXPECT_EQ(s.num_running(), 1);
 }
 
-TEST(SchedulerTest, WaitsForBlocksThenAdmits) {
-  Scheduler s(SmallConfig());                          // 8 blocks of 4
-  ASSERT_TRUE(s.Add(Request(0, {1, 2, 3}, 13)).ok());  // 16 tokens: 4 blocks
-  ASSERT_TRUE(s.Add(Request(1, {1, 2, 3}, 13)).ok());  // 4 blocks
-  ASSERT_TRUE(s.Add(Request(2, {1, 2, 3}, 1)).ok());   // 1 block: must wait
-  v1::StepRequest step = s.NextStep();
-  EXPECT_EQ(s.num_running(), 2);
-  EXPECT_EQ(s.num_waiting(), 1);
-  EXPECT_EQ(s.free_blocks(), 0);
-  ASSERT_TRUE(s.OnStepResult(Answer(step, 2)).ok());  // EOS finishes both
-  step = s.NextStep();
-  EXPECT_EQ(s.num_running(), 1);
-  EXPECT_EQ(s.num_waiting(), 0);
+TEST(SchedulerTest, PreemptsTheYoungestWhenBlocksRunOutAndRecomputesIt) {
+  Scheduler s(SmallConfig());  // 8 blocks of 4 positions
+  // Each needs up to 4 blocks (3 + 13 tokens); together 12 > 8.
+  for (uint64_t id : {10, 11, 12}) ASSERT_TRUE(s.Add(Request(id, {1, 2, 3}, 13)).ok());
+  std::map<uint64_t, std::vector<int32_t>> outputs;
+  bool saw_preemption = false, saw_recompute = false;
+  int32_t next_token = 30;
+  for (int step_count = 0; s.HasWork() && step_count < 200; ++step_count) {
+    v1::StepRequest step = s.NextStep();
+    for (uint64_t freed : step.free_seq_ids()) {
+      if (freed == 12 && outputs[12].size() < 13) saw_preemption = true;
+    }
+    for (const v1::SequenceStep& q : step.sequences()) {
+      // A recomputed sequence comes back from position 0 with its output so far.
+      if (q.seq_id() == 12 && q.start_position() == 0 && !outputs[12].empty()) {
+        saw_recompute = true;
+        EXPECT_TRUE(q.has_sampling());
+        // Its first recompute chunk: the prompt, then its own earlier output.
+        ASSERT_GE(q.token_ids_size(), 4);
+        EXPECT_EQ(q.token_ids(0), 1);
+        EXPECT_EQ(q.token_ids(3), outputs[12][0]);
+      }
+    }
+    absl::StatusOr<std::vector<TokenEvent>> events = s.OnStepResult(Answer(step, next_token++));
+    ASSERT_TRUE(events.ok()) << events.status();
+    for (const TokenEvent& e : *events) outputs[e.request_id].push_back(e.token_id);
+  }
+  EXPECT_TRUE(saw_preemption);
+  EXPECT_TRUE(saw_recompute);
+  EXPECT_GT(s.preemptions(), 0);
+  for (uint64_t id : {10, 11, 12}) EXPECT_EQ(outputs[id].size(), 13u) << id;
+  EXPECT_FALSE(s.HasWork());
+  EXPECT_EQ(s.free_blocks(), 8);
 }
 
 TEST(SchedulerTest, RejectsRequestsThatCanNeverRun) {
