@@ -14,6 +14,7 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/strings/str_cat.h"
+#include "common/process_stats.h"
 #include "tools/model_generator.h"
 #include "worker/step_runner.h"
 
@@ -30,15 +31,6 @@ namespace {
 
 double Seconds(std::chrono::steady_clock::time_point since) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - since).count();
-}
-
-long PeakRssKib() {
-  std::ifstream status("/proc/self/status");
-  std::string line;
-  while (std::getline(status, line)) {
-    if (line.rfind("VmHWM:", 0) == 0) return std::stol(line.substr(6));
-  }
-  return -1;
 }
 
 int Main() {
@@ -134,7 +126,7 @@ int Main() {
       "decode: batch %d, %d steps, %.2f ms/step, %.1f tokens/s, weights streamed at %.2f GB/s\n",
       batch, steps, 1e3 * decode_s / steps, batch * steps / decode_s, weight_gb * steps / decode_s);
   std::printf("peak RSS %.2f GB (weights %.2f GB + KV in use + activations)\n",
-              PeakRssKib() / 1048576.0 * 1.073741824, weight_gb);
+              PeakResidentBytes() / 1e9, weight_gb);
   return 0;
 }
 

@@ -17,6 +17,7 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/strings/str_cat.h"
+#include "common/process_stats.h"
 #include "worker/comm/gloo_communicator.h"
 #include "worker/comm/rendezvous_service.h"
 #include "worker/step_runner.h"
@@ -36,16 +37,6 @@ ABSL_FLAG(int, comm_timeout_s, 60, "seconds to wait for peers before failing");
 
 namespace dsm {
 namespace {
-
-// Peak resident memory of this process (VmHWM), in MiB.
-double PeakRssMib() {
-  std::ifstream status("/proc/self/status");
-  std::string line;
-  while (std::getline(status, line)) {
-    if (line.rfind("VmHWM:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;
-  }
-  return -1;
-}
 
 int Fail(int rank, const absl::Status& status) {
   std::fprintf(stderr, "dsm-worker rank %d: error: %s\n", rank, status.ToString().c_str());
@@ -116,7 +107,7 @@ int Main() {
                "(%.1f MiB), %d threads, %s; peak RSS so far %.1f MiB\n",
                rank, info.weight_bytes() / 1048576.0, info.kv_num_blocks(), info.kv_block_size(),
                info.kv_cache_bytes() / 1048576.0, info.threads(), info.simd_target().c_str(),
-               PeakRssMib());
+               PeakResidentBytes() / 1048576.0);
   WorkerService service(*std::move(runner));
   grpc::ServerBuilder builder;
   int port = 0;
@@ -135,7 +126,8 @@ int Main() {
   service.WaitForShutdown();
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
   if (rendezvous_server) rendezvous_server->Shutdown();
-  std::fprintf(stderr, "dsm-worker rank %d: exiting, peak RSS %.1f MiB\n", rank, PeakRssMib());
+  std::fprintf(stderr, "dsm-worker rank %d: exiting, peak RSS %.1f MiB\n", rank,
+               PeakResidentBytes() / 1048576.0);
   return 0;
 }
 

@@ -7,7 +7,7 @@
 #include "coordinator/tokenizer/tokenizer.h"
 #include "gtest/gtest.h"
 #include "tests/integration/server_helpers.h"
-#include "tools/model_generator.h"
+#include "tests/support/text_model.h"
 
 namespace dsm {
 namespace {
@@ -22,21 +22,7 @@ class ServerTextTest : public ::testing::Test {
   static void SetUpTestSuite() {
     if (!testing::PathExists(TokenizerDir() + "/tokenizer.json")) return;
     const std::string dir = ::testing::TempDir() + "/dsm_text_model";
-    std::filesystem::remove_all(dir);
-    GeneratedModelSpec spec;
-    spec.hidden_size = 64;
-    spec.intermediate_size = 128;
-    spec.num_attention_heads = 4;
-    spec.num_key_value_heads = 4;
-    spec.vocab_size = 100015;
-    spec.max_position_embeddings = 256;
-    spec.bos_token_id = 100000;
-    spec.eos_token_id = 100001;
-    ASSERT_TRUE(WriteRandomModel(dir, spec).ok());
-    for (const char* file : {"tokenizer.json", "tokenizer_config.json", "generation_config.json"}) {
-      std::filesystem::remove(dir + "/" + file);
-      std::filesystem::create_symlink(TokenizerDir() + "/" + file, dir + "/" + file);
-    }
+    ASSERT_TRUE(testing::WriteTextModel(dir).ok());
     server_ = testing::ServerProcess::Start({"--model", dir}).release();
     tokenizer_ = Tokenizer::FromDirectory(TokenizerDir())->release();
   }

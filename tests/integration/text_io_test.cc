@@ -7,7 +7,7 @@
 #include "coordinator/tokenizer/tokenizer.h"
 #include "gtest/gtest.h"
 #include "tests/integration/run_helpers.h"
-#include "tools/model_generator.h"
+#include "tests/support/text_model.h"
 
 namespace dsm {
 namespace {
@@ -72,20 +72,8 @@ TEST(TokenizeCommandTest, SpecialTokenFlagsAndBadLines) {
 
 TEST(RunTextTest, PromptsAndMessagesInTextOut) {
   DSM_REQUIRE_SHARED("models/deepseek-math-tokenizer/tokenizer.json");
-  // A random model sized to the tokenizer, with the tokenizer files beside it.
   const std::string dir = testing::MakeTempDir("model");
-  GeneratedModelSpec spec;
-  spec.hidden_size = 64;
-  spec.intermediate_size = 128;
-  spec.num_attention_heads = 4;
-  spec.num_key_value_heads = 4;
-  spec.vocab_size = 100015;
-  spec.bos_token_id = 100000;
-  spec.eos_token_id = 100001;
-  ASSERT_TRUE(WriteRandomModel(dir, spec).ok());
-  for (const char* file : {"tokenizer.json", "tokenizer_config.json"}) {
-    std::filesystem::create_symlink(TokenizerDir() + "/" + file, dir + "/" + file);
-  }
+  ASSERT_TRUE(testing::WriteTextModel(dir).ok());
   const std::string input =
       "{\"prompt\": \"What is 2+2?\"}\n"
       "{\"messages\": [{\"role\": \"user\", \"content\": \"What is 2+2?\"}]}\n";
