@@ -3,6 +3,8 @@
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
 
+#include <cstring>
+
 #include "absl/strings/str_cat.h"
 
 namespace dsm {
@@ -78,6 +80,13 @@ absl::StatusOr<std::unique_ptr<Regex>> Regex::CompileTranslated(std::string_view
   auto regex = std::unique_ptr<Regex>(new Regex());
   // Without JIT (unsupported CPU, or memory limits) the interpreter is used.
   regex->jit_ = pcre2_jit_compile(code, PCRE2_JIT_COMPLETE) == 0;
+  const uint8_t* bitmap = nullptr;
+  uint32_t min_length = 0;
+  if (pcre2_pattern_info(code, PCRE2_INFO_FIRSTBITMAP, &bitmap) == 0 && bitmap != nullptr &&
+      pcre2_pattern_info(code, PCRE2_INFO_MINLENGTH, &min_length) == 0 && min_length > 0) {
+    regex->has_first_bytes_ = true;
+    std::memcpy(regex->first_bytes_, bitmap, 32);
+  }
   regex->pattern_ = std::string(source);
   regex->code_ = code;
   return regex;
@@ -98,6 +107,15 @@ void Regex::ForEachMatch(std::string_view text, absl::FunctionRef<void(size_t, s
       pcre2_match_data_create(16, nullptr), &pcre2_match_data_free);
   pcre2_match_data* data = block.get();
   size_t start = 0;
+  if (has_first_bytes_) {
+    // Skip to the first byte a match could start with; none means no match.
+    while (start < text.size()) {
+      const uint8_t b = static_cast<uint8_t>(text[start]);
+      if (first_bytes_[b >> 3] & (1u << (b & 7))) break;
+      ++start;
+    }
+    if (start == text.size()) return;
+  }
   while (start <= text.size()) {
     const int rc =
         pcre2_match(static_cast<pcre2_code*>(code_), reinterpret_cast<PCRE2_SPTR>(text.data()),

@@ -5,6 +5,7 @@
 //   - `\s` / `\S` mean Unicode White_Space, which includes U+0085 (PCRE2's `\s` does not);
 //   - `$` and `^` match at line ends (Oniguruma's Ruby syntax), via PCRE2_MULTILINE.
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -40,6 +41,10 @@ class Regex {
   std::string pattern_;
   void* code_ = nullptr;  // pcre2_code*
   bool jit_ = false;      // JIT-compiled: matched through the fast pcre2_jit_match
+  // Bytes a match can start with (from PCRE2's study), when known: a piece holding none
+  // of them cannot match, and most pieces are skipped without calling PCRE2.
+  bool has_first_bytes_ = false;
+  uint8_t first_bytes_[32] = {};
 };
 
 // Translates an Oniguruma pattern to PCRE2 syntax (exposed for tests).
