@@ -77,10 +77,8 @@ TEST_P(GoldenTest, EachPromptAloneAndWithSmallPrefillChunks) {
 INSTANTIATE_TEST_SUITE_P(TensorParallel, GoldenTest, ::testing::Values(1, 2),
                          [](const auto& info) { return "tp" + std::to_string(info.param); });
 
-// The golden fixture at tp 1 only.
-class GoldenPreemptionTest : public GoldenTest {
-  void TestBody() override {}
-};
+// The golden fixture, used at tp 1 only.
+using GoldenPreemptionTest = GoldenTest;
 
 TEST_F(GoldenPreemptionTest, PreemptedSequencesAreRecomputedExactly) {
   // 1 MiB of KV cache (51 blocks at tp 1) cannot hold all six continuations at once
