@@ -79,6 +79,12 @@ absl::Status EnsureDemoModel(const std::string& dir) {
   spec.bos_token_id = kByteTokens;
   spec.eos_token_id = kByteTokens + 1;
   spec.seed = 2026;
+  // Random weights write random bytes; favour printable ASCII (and let EOS end answers
+  // now and then) so the demo's output reads as text rather than replacement characters.
+  spec.lm_head_row_scale.assign(spec.vocab_size, 0.0f);
+  for (int b = ' '; b <= '~'; ++b) spec.lm_head_row_scale[b] = 3.0f;
+  spec.lm_head_row_scale['\n'] = 1.5f;
+  spec.lm_head_row_scale[kByteTokens + 1] = 2.0f;  // EOS
   if (absl::Status s = WriteRandomModel(dir, spec); !s.ok()) return s;
   if (absl::Status s = WriteStringToFile(dir + "/tokenizer.json", ByteLevelTokenizer().dump(1));
       !s.ok())

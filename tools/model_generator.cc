@@ -122,8 +122,20 @@ absl::Status WriteRandomModel(const std::string& dir, const GeneratedModelSpec& 
   }
   tensors.push_back(NormWeights(rng, "model.norm.weight", s.hidden_size, s.dtype));
   if (!s.tie_word_embeddings) {
-    tensors.push_back(
-        RandomMatrix(rng, "lm_head.weight", s.vocab_size, s.hidden_size, in_std * 4, s.dtype));
+    if (!s.lm_head_row_scale.empty() &&
+        static_cast<int64_t>(s.lm_head_row_scale.size()) != s.vocab_size) {
+      return absl::InvalidArgumentError("lm_head_row_scale needs one entry per vocabulary row");
+    }
+    std::vector<float> values(s.vocab_size * s.hidden_size);
+    const float limit = in_std * 4 * std::sqrt(3.0f);
+    for (int64_t r = 0; r < s.vocab_size; ++r) {
+      const float scale = s.lm_head_row_scale.empty() ? 1.0f : s.lm_head_row_scale[r];
+      for (int64_t c = 0; c < s.hidden_size; ++c) {
+        values[r * s.hidden_size + c] = rng.Next(limit) * scale;
+      }
+    }
+    tensors.push_back(TensorToWrite{
+        "lm_head.weight", s.dtype, {s.vocab_size, s.hidden_size}, EncodeFloats(values, s.dtype)});
   }
 
   if (s.num_shards <= 1) return WriteSafetensors(dir + "/model.safetensors", tensors);

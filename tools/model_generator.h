@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "common/dtype.h"
@@ -26,6 +27,9 @@ struct GeneratedModelSpec {
   uint64_t seed = 1;
   int64_t bos_token_id = 0;
   int64_t eos_token_id = 1;
+  // Optional per-row scale of lm_head (vocab_size entries): 0 makes a token's logit 0,
+  // larger values make it likelier to win. Empty = all 1.
+  std::vector<float> lm_head_row_scale;
 };
 
 // The shape family of DeepSeek-Math-7B (MHA, bf16, untied lm_head), shrunk.
