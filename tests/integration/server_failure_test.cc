@@ -22,7 +22,7 @@ using testing::IdsRequest;
 // running when the test acts on them: random weights, 6 layers of hidden 768.
 const std::string& SlowModel() {
   static const std::string* dir = [] {
-    auto* d = new std::string(::testing::TempDir() + "/dsm_slow_model");
+    auto* d = new std::string(testing::ProcessTempPath("slow_model"));
     if (!std::filesystem::exists(*d + "/config.json")) {
       GeneratedModelSpec spec;
       spec.hidden_size = 768;

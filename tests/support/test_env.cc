@@ -1,6 +1,7 @@
 #include "tests/support/test_env.h"
 
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cstdlib>
@@ -33,6 +34,12 @@ std::string MakeTempDir(const std::string& name) {
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   return dir.string();
+}
+
+std::string ProcessTempPath(const std::string& name) {
+  return (std::filesystem::path(::testing::TempDir()) /
+          ("dsm_" + name + "_" + std::to_string(getpid())))
+      .string();
 }
 
 namespace {

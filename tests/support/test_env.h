@@ -34,6 +34,10 @@ std::string BinDir();
 // A fresh directory under the test's temp dir.
 std::string MakeTempDir(const std::string& name);
 
+// A path under the temp dir unique to this process: ctest runs test cases of one suite
+// as concurrent processes, so suite-wide fixtures must not share files.
+std::string ProcessTempPath(const std::string& name);
+
 struct CommandResult {
   int exit_code = -1;
   std::string out;

@@ -17,9 +17,12 @@ class DetokenizerTest : public ::testing::Test {
   static void SetUpTestSuite() {
     const std::string dir = testing::SharedDir() + "/models/deepseek-math-tokenizer";
     if (!testing::PathExists(dir + "/tokenizer.json")) return;
-    tokenizer_ = Tokenizer::FromDirectory(dir)->release();
+    if (auto t = Tokenizer::FromDirectory(dir); t.ok()) tokenizer_ = t->release();
   }
-  void SetUp() override { DSM_REQUIRE_SHARED("models/deepseek-math-tokenizer/tokenizer.json"); }
+  void SetUp() override {
+    DSM_REQUIRE_SHARED("models/deepseek-math-tokenizer/tokenizer.json");
+    ASSERT_NE(tokenizer_, nullptr) << "the tokenizer did not load";
+  }
 
   static const Tokenizer* tokenizer_;
 };
