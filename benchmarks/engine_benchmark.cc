@@ -59,8 +59,8 @@ int Main() {
   const int steps = absl::GetFlag(FLAGS_steps);
   RunnerOptions options;
   options.model_dir = dir;
-  options.threads = absl::GetFlag(FLAGS_threads);
-  options.kv_cache_bytes = int64_t{4} << 30;
+  options.executor.threads = absl::GetFlag(FLAGS_threads);
+  options.executor.kv_cache_bytes = int64_t{4} << 30;
   const auto load_start = std::chrono::steady_clock::now();
   absl::StatusOr<std::unique_ptr<StepRunner>> runner =
       StepRunner::Create(options, std::make_unique<SingleRankCommunicator>());

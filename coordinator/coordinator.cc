@@ -5,8 +5,8 @@
 #include <filesystem>
 
 #include "absl/strings/str_cat.h"
+#include "common/shard_spec.h"
 #include "coordinator/tokenizer/incremental_detokenizer.h"
-#include "worker/model/shard_spec.h"
 
 namespace dsm {
 namespace {
@@ -94,6 +94,9 @@ absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Start(const Coordinato
     WorkerGroupOptions workers = options.workers;
     workers.model_dir = options.model_dir;
     workers.tp = options.tp;
+    workers.backend = options.backend;
+    workers.first_cuda_device = r * options.tp;  // one GPU per rank, groups side by side
+    workers.max_sequences = options.max_running;
     absl::StatusOr<std::unique_ptr<GroupEngine>> engine = GroupEngine::Start(r, workers, scheduler);
     if (!engine.ok()) {
       return absl::Status(engine.status().code(),

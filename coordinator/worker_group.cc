@@ -59,7 +59,12 @@ absl::StatusOr<std::unique_ptr<WorkerGroup>> WorkerGroup::Launch(const WorkerGro
                                      absl::StrCat("--threads=", threads),
                                      absl::StrCat("--kv_cache_mib=", o.kv_cache_mib),
                                      absl::StrCat("--kv_block_size=", o.kv_block_size),
-                                     absl::StrCat("--comm_timeout_s=", o.comm_timeout_s)};
+                                     absl::StrCat("--comm_timeout_s=", o.comm_timeout_s),
+                                     "--backend=" + o.backend,
+                                     "--precision=" + o.precision,
+                                     absl::StrCat("--gpu_memory_fraction=", o.gpu_memory_fraction),
+                                     absl::StrCat("--cuda_device=", o.first_cuda_device + rank),
+                                     absl::StrCat("--max_sequences=", o.max_sequences)};
     absl::StatusOr<std::unique_ptr<ChildProcess>> child = ChildProcess::Spawn(argv);
     if (!child.ok()) return child.status();
     group->processes_.push_back(*std::move(child));

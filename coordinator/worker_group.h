@@ -22,6 +22,11 @@ struct WorkerGroupOptions {
   int64_t kv_cache_mib = 1024;
   int kv_block_size = 16;
   int comm_timeout_s = 60;
+  std::string backend = "cpu";       // "cpu" or "cuda"
+  std::string precision = "bf16";    // cuda: bf16 or fp32
+  double gpu_memory_fraction = 0.9;  // cuda
+  int first_cuda_device = 0;         // cuda: rank r uses device first_cuda_device + r
+  int max_sequences = 256;           // sequences one step may hold (the scheduler's max running)
   std::chrono::seconds start_timeout{600};  // loading 7B weights takes a while
 };
 

@@ -48,7 +48,11 @@ ABSL_FLAG(int, max_running, 256, "sequences decoding together per worker group")
 ABSL_FLAG(int, comm_timeout_s, 60, "seconds ranks wait for each other before failing");
 // serve
 ABSL_FLAG(int, replicas, 1, "serve: tensor-parallel groups behind the coordinator");
-ABSL_FLAG(std::string, backend, "cpu", "serve: compute backend (cpu)");
+ABSL_FLAG(std::string, backend, "cpu", "compute backend: cpu or cuda (one GPU per rank)");
+ABSL_FLAG(std::string, precision, "bf16",
+          "cuda: bf16 (activations and KV cache in bf16) or fp32 (exact, golden-comparable)");
+ABSL_FLAG(double, gpu_memory_fraction, 0.9,
+          "cuda: fraction of each GPU's memory for weights, buffers and the KV cache");
 ABSL_FLAG(std::string, host, "127.0.0.1", "serve: address to listen on");
 ABSL_FLAG(int, port, 50051, "serve: port (0 = pick a free one)");
 ABSL_FLAG(bool, demo, false, "serve: a generated demo model (no download needed)");
@@ -111,6 +115,9 @@ int RunMain() {
   o.kv_block_size = absl::GetFlag(FLAGS_kv_block_size);
   o.max_batch_tokens = absl::GetFlag(FLAGS_max_batch_tokens);
   o.comm_timeout_s = absl::GetFlag(FLAGS_comm_timeout_s);
+  o.backend = absl::GetFlag(FLAGS_backend);
+  o.precision = absl::GetFlag(FLAGS_precision);
+  o.gpu_memory_fraction = absl::GetFlag(FLAGS_gpu_memory_fraction);
   const std::string input = absl::GetFlag(FLAGS_input);
   absl::Status status;
   if (input == "-") {
@@ -161,6 +168,8 @@ int ServeMain() {
   o.coordinator.workers.kv_cache_mib = absl::GetFlag(FLAGS_kv_cache_mib);
   o.coordinator.workers.kv_block_size = absl::GetFlag(FLAGS_kv_block_size);
   o.coordinator.workers.comm_timeout_s = absl::GetFlag(FLAGS_comm_timeout_s);
+  o.coordinator.workers.precision = absl::GetFlag(FLAGS_precision);
+  o.coordinator.workers.gpu_memory_fraction = absl::GetFlag(FLAGS_gpu_memory_fraction);
   o.host = absl::GetFlag(FLAGS_host);
   o.port = absl::GetFlag(FLAGS_port);
   o.demo = absl::GetFlag(FLAGS_demo);

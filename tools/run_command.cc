@@ -8,11 +8,11 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/model_config.h"
+#include "common/shard_spec.h"
 #include "coordinator/scheduler.h"
 #include "coordinator/tokenizer/tokenizer_files.h"
 #include "coordinator/worker_group.h"
 #include "nlohmann/json.hpp"
-#include "worker/model/shard_spec.h"
 
 namespace dsm {
 namespace {
@@ -150,6 +150,9 @@ absl::Status RunOffline(const RunOptions& options, std::istream& input, std::ost
   group_options.kv_cache_mib = options.kv_cache_mib;
   group_options.kv_block_size = options.kv_block_size;
   group_options.comm_timeout_s = options.comm_timeout_s;
+  group_options.backend = options.backend;
+  group_options.precision = options.precision;
+  group_options.gpu_memory_fraction = options.gpu_memory_fraction;
   absl::StatusOr<std::unique_ptr<WorkerGroup>> group = WorkerGroup::Launch(group_options);
   if (!group.ok()) return group.status();
 

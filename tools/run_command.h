@@ -26,6 +26,9 @@ struct RunOptions {
   int kv_block_size = 16;
   int max_batch_tokens = 512;
   int comm_timeout_s = 60;
+  std::string backend = "cpu";     // "cpu" or "cuda"
+  std::string precision = "bf16";  // cuda: bf16 or fp32
+  double gpu_memory_fraction = 0.9;
   std::string worker_binary;  // empty = beside this executable
 };
 

@@ -31,9 +31,9 @@ absl::Status RunServe(ServeOptions options) {
   if (options.coordinator.model_dir.empty()) {
     return absl::InvalidArgumentError("--model DIR (or --demo) is required");
   }
-  if (options.coordinator.backend != "cpu") {
-    return absl::UnimplementedError(absl::StrCat("--backend ", options.coordinator.backend,
-                                                 " is not available yet; use --backend cpu"));
+  if (options.coordinator.backend != "cpu" && options.coordinator.backend != "cuda") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("unknown --backend \"", options.coordinator.backend, "\"; use cpu or cuda"));
   }
   const auto start = std::chrono::steady_clock::now();
   std::fprintf(stderr, "dsm serve: starting %d worker group(s) of tp %d for %s\n",

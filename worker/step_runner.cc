@@ -4,8 +4,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/sampling_params_proto.h"
-#include "kernels/cpu/matmul.h"
 #include "worker/checkpoint.h"
+#include "worker/executor/executor_factory.h"
 #include "worker/sampler.h"
 
 namespace dsm {
@@ -14,51 +14,30 @@ absl::StatusOr<std::unique_ptr<StepRunner>> StepRunner::Create(const RunnerOptio
                                                                std::unique_ptr<Communicator> comm) {
   absl::StatusOr<std::unique_ptr<Checkpoint>> checkpoint = Checkpoint::Open(options.model_dir);
   if (!checkpoint.ok()) return checkpoint.status();
-  const ModelConfig& config = (*checkpoint)->config();
-  const ShardSpec shard{comm->rank(), comm->world_size()};
-  absl::StatusOr<LlamaWeights> weights = LoadLlamaWeights(**checkpoint, shard, options.progress);
-  if (!weights.ok()) return weights.status();
-
-  if (options.kv_block_size <= 0) return absl::InvalidArgumentError("--kv-block-size must be > 0");
-  const ShardDims local = LocalDims(config, shard.world_size);
-  const size_t block_bytes = KvCache::BlockBytes(config.num_hidden_layers, options.kv_block_size,
-                                                 local.kv_heads, config.head_dim);
-  const size_t blocks_per_context =
-      (config.max_position_embeddings + options.kv_block_size - 1) / options.kv_block_size;
-  const size_t num_blocks =
-      std::min<size_t>(options.kv_cache_bytes / block_bytes,
-                       blocks_per_context * std::max(1, options.max_sequences));
-  if (num_blocks < 1) {
-    return absl::ResourceExhaustedError(absl::StrCat("KV cache of ", options.kv_cache_bytes,
-                                                     " bytes holds no block of ", block_bytes,
-                                                     " bytes"));
-  }
-
   auto runner = std::unique_ptr<StepRunner>(new StepRunner());
-  runner->pool_ =
-      std::make_unique<ThreadPool>(options.threads > 0 ? options.threads : DefaultThreadCount());
-  runner->kv_cache_ = std::make_unique<KvCache>(
-      config.num_hidden_layers, num_blocks, options.kv_block_size, local.kv_heads, config.head_dim);
   runner->comm_ = std::move(comm);
-  runner->model_ =
-      std::make_unique<LlamaModel>(config, shard, *std::move(weights), runner->kv_cache_.get(),
-                                   runner->comm_.get(), runner->pool_.get());
+  absl::StatusOr<std::unique_ptr<ModelExecutor>> executor =
+      CreateModelExecutor(options.executor, **checkpoint, runner->comm_.get());
+  if (!executor.ok()) return executor.status();
+  runner->executor_ = *std::move(executor);
+  runner->info_ = runner->executor_->Info();
   return runner;
 }
 
 v1::WorkerInfo StepRunner::Info() const {
-  const ModelConfig& c = model_->config();
+  const ModelConfig& c = executor_->config();
   v1::WorkerInfo info;
   info.set_rank(comm_->rank());
   info.set_world_size(comm_->world_size());
   info.set_vocab_size(c.vocab_size);
   info.set_max_position_embeddings(c.max_position_embeddings);
-  info.set_kv_block_size(static_cast<int32_t>(kv_cache_->block_size()));
-  info.set_kv_num_blocks(static_cast<int32_t>(kv_cache_->num_blocks()));
-  info.set_weight_bytes(static_cast<int64_t>(model_->weights().num_bytes()));
-  info.set_kv_cache_bytes(static_cast<int64_t>(kv_cache_->num_bytes()));
-  info.set_simd_target(MatMulTargetName());
-  info.set_threads(pool_->num_threads());
+  info.set_kv_block_size(static_cast<int32_t>(info_.kv_block_size));
+  info.set_kv_num_blocks(static_cast<int32_t>(info_.kv_num_blocks));
+  info.set_weight_bytes(static_cast<int64_t>(info_.weight_bytes));
+  info.set_kv_cache_bytes(static_cast<int64_t>(info_.kv_cache_bytes));
+  info.set_simd_target(info_.device);
+  info.set_threads(info_.threads);
+  info.set_backend(info_.backend);
   if (c.bos_token_id) info.set_bos_token_id(*c.bos_token_id);
   if (c.eos_token_id) info.set_eos_token_id(*c.eos_token_id);
   return info;
@@ -67,6 +46,11 @@ v1::WorkerInfo StepRunner::Info() const {
 absl::StatusOr<v1::StepResponse> StepRunner::Step(const v1::StepRequest& request) {
   for (uint64_t id : request.free_seq_ids()) sequences_.erase(id);
 
+  if (request.sequences_size() == 0) {
+    v1::StepResponse empty;
+    empty.set_step_id(request.step_id());
+    return empty;
+  }
   std::vector<SequenceInput> batch;
   batch.reserve(request.sequences_size());
   for (const v1::SequenceStep& seq : request.sequences()) {
@@ -85,12 +69,16 @@ absl::StatusOr<v1::StepResponse> StepRunner::Step(const v1::StepRequest& request
           absl::StrCat("sequence ", seq.seq_id(), " samples without sampling parameters"));
     }
   }
-  absl::StatusOr<std::vector<float>> logits = model_->Forward(batch);
+  if (absl::Status s =
+          ValidateStepBatch(executor_->config(), info_.kv_block_size, info_.kv_num_blocks, batch);
+      !s.ok())
+    return s;
+  absl::StatusOr<std::vector<float>> logits = executor_->Forward(batch);
   if (!logits.ok()) return logits.status();
 
   v1::StepResponse response;
   response.set_step_id(request.step_id());
-  const size_t vocab = model_->config().vocab_size;
+  const size_t vocab = executor_->config().vocab_size;
   size_t logits_row = 0;
   for (size_t i = 0; i < batch.size(); ++i) {
     const v1::SequenceStep& seq = request.sequences(static_cast<int>(i));
@@ -104,10 +92,9 @@ absl::StatusOr<v1::StepResponse> StepRunner::Step(const v1::StepRequest& request
       state.tokens.resize(std::min<size_t>(state.tokens.size(), seq.start_position()));
       state.tokens.insert(state.tokens.end(), seq.token_ids().begin(), seq.token_ids().end());
     }
-    if (!batch[i].want_logits) continue;
+    if (!batch[i].want_logits || comm_->rank() != 0) continue;
     std::span<const float> row(logits->data() + logits_row * vocab, vocab);
     ++logits_row;
-    if (comm_->rank() != 0) continue;
     SequenceState& state = sequences_[seq.seq_id()];
     v1::SampledToken* token = response.add_tokens();
     token->set_seq_id(seq.seq_id());

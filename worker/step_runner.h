@@ -1,6 +1,6 @@
 #pragma once
-// Executes scheduler steps on one rank: validates, runs the model forward, and on rank 0
-// samples. Keeps per-sequence sampling state (params, token history) between steps;
+// Executes scheduler steps on one rank: validates, runs the backend's executor, and on
+// rank 0 samples. Keeps per-sequence sampling state (params, token history) between steps;
 // the driver owns everything else (which blocks, which tokens, when to stop).
 
 #include <cstdint>
@@ -12,20 +12,14 @@
 #include "absl/status/statusor.h"
 #include "common/sampling_params.h"
 #include "dsm/v1/worker.pb.h"
-#include "kernels/cpu/thread_pool.h"
 #include "worker/comm/communicator.h"
-#include "worker/kv_cache.h"
-#include "worker/model/llama_model.h"
+#include "worker/executor/model_executor.h"
 
 namespace dsm {
 
 struct RunnerOptions {
   std::string model_dir;
-  int threads = 0;  // 0 = all cores this process may use
-  int kv_block_size = 16;
-  int64_t kv_cache_bytes = int64_t{1} << 30;
-  int max_sequences = 256;  // with a full context each, bounds the pool size
-  LoadProgress progress;    // weight loading progress, may be empty
+  ExecutorOptions executor;  // backend, KV pool, threads / device
 };
 
 class StepRunner {
@@ -47,9 +41,8 @@ class StepRunner {
   StepRunner() = default;
 
   std::unique_ptr<Communicator> comm_;
-  std::unique_ptr<ThreadPool> pool_;
-  std::unique_ptr<KvCache> kv_cache_;
-  std::unique_ptr<LlamaModel> model_;
+  std::unique_ptr<ModelExecutor> executor_;
+  ExecutorInfo info_;
   absl::flat_hash_map<uint64_t, SequenceState> sequences_;
 };
 

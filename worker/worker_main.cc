@@ -20,6 +20,10 @@
 #include "common/process_stats.h"
 #include "worker/comm/gloo_communicator.h"
 #include "worker/comm/rendezvous_service.h"
+#include "worker/executor/executor_factory.h"
+#ifdef DSM_HAVE_CUDA
+#include "worker/cuda/nccl_communicator.h"
+#endif
 #include "worker/step_runner.h"
 #include "worker/worker_service.h"
 
@@ -34,6 +38,15 @@ ABSL_FLAG(int, threads, 0, "compute threads (0 = all cores available to this pro
 ABSL_FLAG(int, kv_block_size, 16, "positions per KV-cache block");
 ABSL_FLAG(int64_t, kv_cache_mib, 1024, "KV-cache pool size of this rank in MiB");
 ABSL_FLAG(int, comm_timeout_s, 60, "seconds to wait for peers before failing");
+ABSL_FLAG(std::string, backend, "cpu", "compute backend: cpu or cuda");
+ABSL_FLAG(int, cuda_device, -1, "cuda: device ordinal (-1 = this rank's index)");
+ABSL_FLAG(double, gpu_memory_fraction, 0.9,
+          "cuda: fraction of the device's memory for weights, buffers and the KV pool");
+ABSL_FLAG(std::string, precision, "bf16",
+          "cuda: bf16 (activations and KV cache in bf16) or fp32 (exact, golden-comparable)");
+ABSL_FLAG(int, max_step_tokens, 8192, "cuda: tokens per step the activation buffers hold");
+ABSL_FLAG(int, max_sequences, 256, "sequences one step may hold (the scheduler's max running)");
+ABSL_FLAG(bool, cuda_graphs, true, "cuda: capture and replay decode steps as CUDA graphs");
 
 namespace dsm {
 namespace {
@@ -68,9 +81,33 @@ int Main() {
     std::fflush(stdout);
   }
 
+  const std::string backend = absl::GetFlag(FLAGS_backend);
+  if (!BackendCompiledIn(backend)) {
+    return Fail(rank, backend == "cuda"
+                          ? absl::FailedPreconditionError(
+                                "--backend cuda: this dsm-worker was built without the CUDA "
+                                "backend (configure with -DDSM_CUDA=ON)")
+                          : absl::InvalidArgumentError(absl::StrCat("unknown backend \"", backend,
+                                                                    "\"; use cpu or cuda")));
+  }
   std::unique_ptr<Communicator> comm;
   if (tp == 1) {
     comm = std::make_unique<SingleRankCommunicator>();
+  } else if (backend == "cuda") {
+#ifdef DSM_HAVE_CUDA
+    // GPU ranks all-reduce device buffers through NCCL; its unique id travels through
+    // the same rendezvous store.
+    NcclOptions options;
+    options.rank = rank;
+    options.world_size = tp;
+    options.rendezvous_address = rendezvous;
+    const int device = absl::GetFlag(FLAGS_cuda_device);
+    options.device = device >= 0 ? device : rank;
+    options.timeout = std::chrono::seconds(absl::GetFlag(FLAGS_comm_timeout_s));
+    absl::StatusOr<std::unique_ptr<NcclCommunicator>> nccl = NcclCommunicator::Connect(options);
+    if (!nccl.ok()) return Fail(rank, nccl.status());
+    comm = *std::move(nccl);
+#endif
   } else {
     GlooOptions options;
     options.rank = rank;
@@ -85,12 +122,20 @@ int Main() {
 
   RunnerOptions options;
   options.model_dir = absl::GetFlag(FLAGS_model);
-  options.threads = absl::GetFlag(FLAGS_threads);
-  options.kv_block_size = absl::GetFlag(FLAGS_kv_block_size);
-  options.kv_cache_bytes = absl::GetFlag(FLAGS_kv_cache_mib) << 20;
+  ExecutorOptions& executor = options.executor;
+  executor.backend = absl::GetFlag(FLAGS_backend);
+  executor.threads = absl::GetFlag(FLAGS_threads);
+  executor.kv_block_size = absl::GetFlag(FLAGS_kv_block_size);
+  executor.kv_cache_bytes = absl::GetFlag(FLAGS_kv_cache_mib) << 20;
+  executor.cuda_device = absl::GetFlag(FLAGS_cuda_device);
+  executor.gpu_memory_fraction = absl::GetFlag(FLAGS_gpu_memory_fraction);
+  executor.cuda_precision = absl::GetFlag(FLAGS_precision);
+  executor.max_step_tokens = absl::GetFlag(FLAGS_max_step_tokens);
+  executor.cuda_graphs = absl::GetFlag(FLAGS_cuda_graphs);
+  executor.max_sequences = absl::GetFlag(FLAGS_max_sequences);
   const auto start = std::chrono::steady_clock::now();
   auto last_report = start;
-  options.progress = [&](size_t done, size_t total) {
+  executor.progress = [&](size_t done, size_t total) {
     const auto now = std::chrono::steady_clock::now();
     if (now - last_report < std::chrono::seconds(1) && done < total) return;
     last_report = now;

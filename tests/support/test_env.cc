@@ -23,7 +23,11 @@ bool InCi() {
   return ci != nullptr && std::string(ci) == "true";
 }
 
-std::string BinDir() { return DSM_BIN_DIR; }
+// $DSM_BIN_DIR overrides the build tree (a relocated build, e.g. on a GPU machine).
+std::string BinDir() {
+  if (const char* env = std::getenv("DSM_BIN_DIR"); env && *env) return env;
+  return DSM_BIN_DIR;
+}
 
 std::string MakeTempDir(const std::string& name) {
   const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();

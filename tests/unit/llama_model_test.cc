@@ -36,8 +36,8 @@ class LlamaModelGoldenTest : public ::testing::Test {
     golden_ = LoadGolden(dir_ + "/golden.json");
     RunnerOptions options;
     options.model_dir = dir_;
-    options.threads = 2;
-    options.kv_cache_bytes = 16 << 20;
+    options.executor.threads = 2;
+    options.executor.kv_cache_bytes = 16 << 20;
     absl::StatusOr<std::unique_ptr<StepRunner>> runner =
         StepRunner::Create(options, std::make_unique<SingleRankCommunicator>());
     ASSERT_TRUE(runner.ok()) << runner.status();

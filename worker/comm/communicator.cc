@@ -4,8 +4,15 @@
 
 namespace dsm {
 
-absl::Status SingleRankCommunicator::AllGather(const float* in, size_t count, float* out) {
-  if (out != in) std::memmove(out, in, count * sizeof(float));
+absl::Status Communicator::Synchronize(void*, std::chrono::milliseconds) {
+  return absl::OkStatus();
+}
+
+absl::Status SingleRankCommunicator::AllGather(const CommBuffer& in, const CommBuffer& out) {
+  if (in.space != MemorySpace::kHost || out.space != MemorySpace::kHost) {
+    return absl::InvalidArgumentError("the single-rank communicator gathers host memory only");
+  }
+  if (out.data != in.data) std::memmove(out.data, in.data, in.count * DTypeSize(in.dtype));
   return absl::OkStatus();
 }
 

@@ -1,12 +1,8 @@
 #include "worker/comm/gloo_communicator.h"
 
-#include <grpcpp/grpcpp.h>
-
-#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "dsm/v1/worker.grpc.pb.h"
 #include "gloo/allgather.h"
 #include "gloo/allreduce.h"
 #include "gloo/common/error.h"
@@ -15,41 +11,29 @@
 #include "gloo/rendezvous/prefix_store.h"
 #include "gloo/rendezvous/store.h"
 #include "gloo/transport/tcp/device.h"
+#include "worker/comm/rendezvous_client.h"
 
 namespace dsm {
 namespace {
 
-// gloo::rendezvous::Store backed by the Rendezvous gRPC service. Gloo's interface reports
-// failure by exception; Connect() turns them back into a Status.
+// gloo::rendezvous::Store over the Rendezvous service. Gloo's interface reports failure
+// by exception; Connect() turns them back into a Status.
 class GrpcStore : public gloo::rendezvous::Store {
  public:
   GrpcStore(const std::string& address, std::chrono::milliseconds timeout)
-      : address_(address),
-        timeout_(timeout),
-        stub_(v1::Rendezvous::NewStub(
-            grpc::CreateChannel(address, grpc::InsecureChannelCredentials()))) {}
+      : client_(address, timeout) {}
 
   void set(const std::string& key, const std::vector<char>& data) override {
-    v1::RendezvousSetRequest request;
-    request.set_key(key);
-    request.set_value(std::string(data.begin(), data.end()));
-    v1::RendezvousSetResponse response;
-    grpc::ClientContext context;
-    context.set_wait_for_ready(true);
-    context.set_deadline(std::chrono::system_clock::now() + timeout_);
-    grpc::Status status = stub_->Set(&context, request, &response);
-    if (!status.ok()) {
-      throw std::runtime_error(
-          absl::StrCat("rendezvous at ", address_, " unreachable: ", status.error_message()));
-    }
+    absl::Status status = client_.Set(key, std::string(data.begin(), data.end()));
+    if (!status.ok()) throw std::runtime_error(std::string(status.message()));
   }
 
   std::vector<char> get(const std::string& key) override {
-    std::string value = Poll(key, timeout_);
+    std::string value = Poll(key, client_.timeout());
     return std::vector<char>(value.begin(), value.end());
   }
 
-  void wait(const std::vector<std::string>& keys) override { wait(keys, timeout_); }
+  void wait(const std::vector<std::string>& keys) override { wait(keys, client_.timeout()); }
 
   void wait(const std::vector<std::string>& keys,
             const std::chrono::milliseconds& timeout) override {
@@ -58,31 +42,12 @@ class GrpcStore : public gloo::rendezvous::Store {
 
  private:
   std::string Poll(const std::string& key, std::chrono::milliseconds timeout) {
-    const auto deadline = std::chrono::system_clock::now() + timeout;
-    auto backoff = std::chrono::milliseconds(2);
-    for (;;) {
-      v1::RendezvousGetRequest request;
-      request.set_key(key);
-      v1::RendezvousGetResponse response;
-      grpc::ClientContext context;
-      context.set_wait_for_ready(true);
-      context.set_deadline(deadline);
-      grpc::Status status = stub_->Get(&context, request, &response);
-      if (status.ok()) return response.value();
-      if (status.error_code() != grpc::StatusCode::NOT_FOUND ||
-          std::chrono::system_clock::now() + backoff >= deadline) {
-        throw std::runtime_error(absl::StrCat("timed out after ", timeout.count(),
-                                              " ms waiting for the peers' rendezvous key ", key,
-                                              " at ", address_, " (", status.error_message(), ")"));
-      }
-      std::this_thread::sleep_for(backoff);
-      backoff = std::min(backoff * 2, std::chrono::milliseconds(100));
-    }
+    absl::StatusOr<std::string> value = client_.Get(key, timeout);
+    if (!value.ok()) throw std::runtime_error(std::string(value.status().message()));
+    return *std::move(value);
   }
 
-  std::string address_;
-  std::chrono::milliseconds timeout_;
-  std::unique_ptr<v1::Rendezvous::Stub> stub_;
+  RendezvousClient client_;
 };
 
 }  // namespace
@@ -117,7 +82,21 @@ absl::StatusOr<std::unique_ptr<GlooCommunicator>> GlooCommunicator::Connect(
 
 GlooCommunicator::~GlooCommunicator() = default;
 
-absl::Status GlooCommunicator::AllReduceSum(float* data, size_t count) {
+namespace {
+
+absl::Status CheckHostF32(const CommBuffer& buffer) {
+  if (buffer.space != MemorySpace::kHost || buffer.dtype != DType::kF32) {
+    return absl::InvalidArgumentError("Gloo collectives take host f32 buffers");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status GlooCommunicator::AllReduceSum(const CommBuffer& buffer) {
+  if (absl::Status s = CheckHostF32(buffer); !s.ok()) return s;
+  float* data = static_cast<float*>(buffer.data);
+  const size_t count = buffer.count;
   try {
     gloo::AllreduceOptions opts(context_);
     opts.setOutput(data, count);
@@ -139,11 +118,16 @@ absl::Status GlooCommunicator::AllReduceSum(float* data, size_t count) {
   return absl::OkStatus();
 }
 
-absl::Status GlooCommunicator::AllGather(const float* in, size_t count, float* out) {
+absl::Status GlooCommunicator::AllGather(const CommBuffer& in, const CommBuffer& out) {
+  if (absl::Status s = CheckHostF32(in); !s.ok()) return s;
+  if (absl::Status s = CheckHostF32(out); !s.ok()) return s;
+  if (out.count != in.count * world_size_) {
+    return absl::InvalidArgumentError("all-gather output must hold world_size inputs");
+  }
   try {
     gloo::AllgatherOptions opts(context_);
-    opts.setInput(const_cast<float*>(in), count);
-    opts.setOutput(out, count * world_size_);
+    opts.setInput(static_cast<float*>(in.data), in.count);
+    opts.setOutput(static_cast<float*>(out.data), out.count);
     opts.setTag(next_tag_++);
     opts.setTimeout(timeout_);
     gloo::allgather(opts);

@@ -31,10 +31,15 @@ class GlooCommunicator : public Communicator {
   static absl::StatusOr<std::unique_ptr<GlooCommunicator>> Connect(const GlooOptions& options);
   ~GlooCommunicator() override;
 
+  using Communicator::AllGather;
+  using Communicator::AllReduceSum;
+
   int rank() const override { return rank_; }
   int world_size() const override { return world_size_; }
-  absl::Status AllReduceSum(float* data, size_t count) override;
-  absl::Status AllGather(const float* in, size_t count, float* out) override;
+  const char* name() const override { return "gloo"; }
+  // Host f32 buffers only.
+  absl::Status AllReduceSum(const CommBuffer& buffer) override;
+  absl::Status AllGather(const CommBuffer& in, const CommBuffer& out) override;
 
  private:
   GlooCommunicator() = default;

@@ -21,43 +21,11 @@ LlamaModel::LlamaModel(ModelConfig config, ShardSpec shard, LlamaWeights weights
       rope_(config_.max_position_embeddings, config_.head_dim, config_.rope_theta,
             config_.rope_linear_factor) {}
 
-absl::Status LlamaModel::Validate(std::span<const SequenceInput> batch) const {
-  const int64_t block_size = static_cast<int64_t>(kv_cache_->block_size());
-  for (size_t s = 0; s < batch.size(); ++s) {
-    const SequenceInput& seq = batch[s];
-    if (seq.token_ids.empty()) {
-      return absl::InvalidArgumentError(absl::StrCat("sequence ", s, " feeds no tokens"));
-    }
-    for (int32_t id : seq.token_ids) {
-      if (id < 0 || id >= config_.vocab_size) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "token id ", id, " is outside the vocabulary [0, ", config_.vocab_size, ")"));
-      }
-    }
-    const int64_t end = seq.start_position + static_cast<int64_t>(seq.token_ids.size());
-    if (seq.start_position < 0 || end > config_.max_position_embeddings) {
-      return absl::InvalidArgumentError(absl::StrCat("positions [", seq.start_position, ", ", end,
-                                                     ") exceed the model context of ",
-                                                     config_.max_position_embeddings));
-    }
-    const int64_t blocks_needed = (end + block_size - 1) / block_size;
-    if (static_cast<int64_t>(seq.block_table.size()) < blocks_needed) {
-      return absl::InvalidArgumentError(absl::StrCat("block table of ", seq.block_table.size(),
-                                                     " blocks cannot hold ", end, " positions"));
-    }
-    for (int64_t b = 0; b < blocks_needed; ++b) {
-      const int32_t block = seq.block_table[b];
-      if (block < 0 || static_cast<size_t>(block) >= kv_cache_->num_blocks()) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("KV block ", block, " is outside the pool of ", kv_cache_->num_blocks()));
-      }
-    }
-  }
-  return absl::OkStatus();
-}
-
 absl::StatusOr<std::vector<float>> LlamaModel::Forward(std::span<const SequenceInput> batch) {
-  if (absl::Status s = Validate(batch); !s.ok()) return s;
+  if (absl::Status s =
+          ValidateStepBatch(config_, kv_cache_->block_size(), kv_cache_->num_blocks(), batch);
+      !s.ok())
+    return s;
   const size_t hidden = config_.hidden_size;
   const size_t block_size = kv_cache_->block_size();
 

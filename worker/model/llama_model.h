@@ -12,29 +12,19 @@
 #include "kernels/cpu/ops.h"
 #include "kernels/cpu/thread_pool.h"
 #include "worker/comm/communicator.h"
+#include "worker/executor/step_batch.h"
 #include "worker/kv_cache.h"
 #include "worker/model/llama_weights.h"
 
 namespace dsm {
-
-// The tokens one sequence feeds in a step.
-struct SequenceInput {
-  std::span<const int32_t> token_ids;
-  int64_t start_position = 0;
-  std::span<const int32_t> block_table;  // covers [0, start_position + token_ids.size())
-  bool want_logits = false;              // logits after the last token
-};
 
 class LlamaModel {
  public:
   LlamaModel(ModelConfig config, ShardSpec shard, LlamaWeights weights, KvCache* kv_cache,
              Communicator* comm, ThreadPool* pool);
 
-  // Checks ids, positions and block tables before any state is touched, so a bad input
-  // fails alone with a message naming the problem.
-  absl::Status Validate(std::span<const SequenceInput> batch) const;
-
-  // Runs the batch; writes K/V of every token into the cache. Returns full-vocab logits
+  // Validates the batch (ValidateStepBatch) before any state is touched, then runs it;
+  // writes K/V of every token into the cache. Returns full-vocab logits
   // [number of sequences with want_logits, vocab], in batch order, on every rank.
   absl::StatusOr<std::vector<float>> Forward(std::span<const SequenceInput> batch);
 

@@ -7,10 +7,11 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "common/shard_spec.h"
 #include "hwy/aligned_allocator.h"
 #include "kernels/cpu/matmul.h"
 #include "worker/checkpoint.h"
-#include "worker/model/shard_spec.h"
+#include "worker/load_progress.h"
 
 namespace dsm {
 
@@ -43,9 +44,6 @@ struct LlamaWeights {
   const OwnedMatrix& output_matrix() const { return lm_head.rows ? lm_head : embedding; }
   size_t num_bytes() const;
 };
-
-// Called after each tensor with (bytes loaded so far, bytes this rank will load).
-using LoadProgress = std::function<void(size_t, size_t)>;
 
 // Reads this rank's slices from the checkpoint. Shapes are checked against config.json
 // and errors name the tensor and both shapes.

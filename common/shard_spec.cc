@@ -1,4 +1,4 @@
-#include "worker/model/shard_spec.h"
+#include "common/shard_spec.h"
 
 #include "absl/strings/str_cat.h"
 

@@ -1,0 +1,199 @@
+// Prefill and decode throughput of the CUDA executor on DeepSeek-Math-7B's shape (30
+// layers, hidden 4096, 32 heads, intermediate 11008, vocab 102400) with random bf16
+// weights made on the device, at several batch sizes. Writes one JSON object per batch
+// size to --out and a summary to stdout. Run by benchmarks/gpu/run.sh.
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <numeric>
+#include <string>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_split.h"
+#include "kernels/cuda/device_info.h"
+#include "nlohmann/json.hpp"
+#include "worker/comm/communicator.h"
+#include "worker/cuda/cuda_executor.h"
+
+ABSL_FLAG(int, layers, 30, "decoder layers");
+ABSL_FLAG(int, hidden, 4096, "hidden size");
+ABSL_FLAG(int, heads, 32, "attention heads");
+ABSL_FLAG(int, kv_heads, 32, "KV heads");
+ABSL_FLAG(int, intermediate, 11008, "MLP intermediate size");
+ABSL_FLAG(int, vocab, 102400, "vocabulary size");
+ABSL_FLAG(int, context, 4096, "max positions");
+ABSL_FLAG(std::string, precision, "bf16", "bf16 or fp32");
+ABSL_FLAG(std::string, batches, "1,8,64,256", "batch sizes (sequences decoding together)");
+ABSL_FLAG(int, prompt, 128, "prompt tokens per sequence (prefill)");
+ABSL_FLAG(int, decode_steps, 64, "timed decode steps per batch size");
+ABSL_FLAG(int, max_step_tokens, 8192, "tokens per prefill step (chunked prefill)");
+ABSL_FLAG(bool, cuda_graphs, true, "replay decode steps as CUDA graphs");
+ABSL_FLAG(std::string, out, "", "JSON lines output (one object per batch size)");
+
+namespace dsm {
+namespace {
+
+double Since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+int Main() {
+  absl::StatusOr<std::vector<CudaDevice>> devices = ListCudaDevices();
+  if (!devices.ok() || devices->empty()) {
+    std::fprintf(stderr, "cuda_benchmark: no CUDA device: %s\n",
+                 devices.ok() ? "none visible" : std::string(devices.status().message()).c_str());
+    return 77;
+  }
+  ModelConfig config;
+  config.model_type = "llama";
+  config.hidden_size = absl::GetFlag(FLAGS_hidden);
+  config.intermediate_size = absl::GetFlag(FLAGS_intermediate);
+  config.num_hidden_layers = absl::GetFlag(FLAGS_layers);
+  config.num_attention_heads = absl::GetFlag(FLAGS_heads);
+  config.num_key_value_heads = absl::GetFlag(FLAGS_kv_heads);
+  config.head_dim = config.hidden_size / config.num_attention_heads;
+  config.vocab_size = absl::GetFlag(FLAGS_vocab);
+  config.max_position_embeddings = absl::GetFlag(FLAGS_context);
+  config.torch_dtype = DType::kBF16;
+
+  std::vector<int> batches;
+  for (absl::string_view part : absl::StrSplit(absl::GetFlag(FLAGS_batches), ',')) {
+    int b = 0;
+    if (!absl::SimpleAtoi(part, &b) || b < 1) {
+      std::fprintf(stderr, "cuda_benchmark: bad --batches entry \"%s\"\n",
+                   std::string(part).c_str());
+      return 2;
+    }
+    batches.push_back(b);
+  }
+  const int max_batch = *std::max_element(batches.begin(), batches.end());
+  const int prompt = absl::GetFlag(FLAGS_prompt);
+  const int steps = absl::GetFlag(FLAGS_decode_steps);
+  const int warmup = 3;  // eager, capture, first replay
+
+  ExecutorOptions options;
+  options.backend = "cuda";
+  options.cuda_precision = absl::GetFlag(FLAGS_precision);
+  options.max_sequences = max_batch;
+  options.max_step_tokens = std::max(absl::GetFlag(FLAGS_max_step_tokens), max_batch);
+  options.cuda_graphs = absl::GetFlag(FLAGS_cuda_graphs);
+  SingleRankCommunicator comm;
+  const auto load_start = std::chrono::steady_clock::now();
+  absl::StatusOr<std::unique_ptr<ModelExecutor>> executor =
+      CreateCudaExecutorWithRandomWeights(config, options, &comm, 1234);
+  if (!executor.ok()) {
+    std::fprintf(stderr, "cuda_benchmark: %s\n", executor.status().ToString().c_str());
+    return 1;
+  }
+  const ExecutorInfo info = (*executor)->Info();
+  std::printf("device: %s\nweights: %.2f GB, KV pool: %zu blocks x %zu positions (%.1f GB), "
+              "set up in %.1f s\n",
+              info.device.c_str(), info.weight_bytes / 1e9, info.kv_num_blocks,
+              info.kv_block_size, info.kv_cache_bytes / 1e9, Since(load_start));
+
+  const int block = static_cast<int>(info.kv_block_size);
+  const int positions = prompt + warmup + steps + 1;
+  const int blocks_per_seq = (positions + block - 1) / block;
+  if (static_cast<size_t>(max_batch) * blocks_per_seq > info.kv_num_blocks) {
+    std::fprintf(stderr, "cuda_benchmark: the KV pool holds %zu blocks, %d needed\n",
+                 info.kv_num_blocks, max_batch * blocks_per_seq);
+    return 1;
+  }
+  std::ofstream out;
+  if (!absl::GetFlag(FLAGS_out).empty()) out.open(absl::GetFlag(FLAGS_out));
+  std::printf("%6s %14s %14s %12s %14s %12s\n", "batch", "prefill tok/s", "decode tok/s",
+              "step ms", "weights GB/s", "argmax ms");
+
+  for (int batch : batches) {
+    std::vector<std::vector<int32_t>> tables(batch), tokens(batch);
+    for (int s = 0; s < batch; ++s) {
+      tables[s].resize(blocks_per_seq);
+      std::iota(tables[s].begin(), tables[s].end(), s * blocks_per_seq);
+      tokens[s].resize(prompt);
+      for (int i = 0; i < prompt; ++i) tokens[s][i] = (s * 7919 + i * 104729) % config.vocab_size;
+    }
+    // Prefill: whole prompts, packed into steps of at most max_step_tokens tokens.
+    const auto prefill_start = std::chrono::steady_clock::now();
+    for (int first = 0; first < batch;) {
+      std::vector<SequenceInput> step;
+      int tokens_in_step = 0;
+      while (first < batch && tokens_in_step + prompt <= options.max_step_tokens) {
+        step.push_back(SequenceInput{tokens[first], 0, tables[first], true});
+        tokens_in_step += prompt;
+        ++first;
+      }
+      if (step.empty()) {
+        std::fprintf(stderr, "cuda_benchmark: --prompt exceeds --max_step_tokens\n");
+        return 1;
+      }
+      absl::StatusOr<std::vector<float>> logits = (*executor)->Forward(step);
+      if (!logits.ok()) {
+        std::fprintf(stderr, "prefill: %s\n", logits.status().ToString().c_str());
+        return 1;
+      }
+    }
+    const double prefill_s = Since(prefill_start);
+
+    // Decode: every sequence feeds one token per step; greedy argmax on the host.
+    std::vector<int32_t> next(batch, 1);
+    double decode_s = 0, argmax_s = 0;
+    for (int step = 0; step < warmup + steps; ++step) {
+      std::vector<SequenceInput> inputs;
+      for (int s = 0; s < batch; ++s) {
+        inputs.push_back(SequenceInput{std::span<const int32_t>(&next[s], 1), prompt + step,
+                                       tables[s], true});
+      }
+      const auto start = std::chrono::steady_clock::now();
+      absl::StatusOr<std::vector<float>> logits = (*executor)->Forward(inputs);
+      if (!logits.ok()) {
+        std::fprintf(stderr, "decode: %s\n", logits.status().ToString().c_str());
+        return 1;
+      }
+      const double forward = Since(start);
+      const auto argmax_start = std::chrono::steady_clock::now();
+      for (int s = 0; s < batch; ++s) {
+        const float* row = logits->data() + static_cast<size_t>(s) * config.vocab_size;
+        next[s] = static_cast<int32_t>(std::max_element(row, row + config.vocab_size) - row);
+      }
+      if (step >= warmup) {
+        decode_s += forward;
+        argmax_s += Since(argmax_start);
+      }
+    }
+    const double step_ms = decode_s / steps * 1e3;
+    const double decode_tps = batch * steps / decode_s;
+    const double prefill_tps = static_cast<double>(batch) * prompt / prefill_s;
+    const double bandwidth = info.weight_bytes / (decode_s / steps) / 1e9;
+    std::printf("%6d %14.0f %14.1f %12.3f %14.0f %12.3f\n", batch, prefill_tps, decode_tps,
+                step_ms, bandwidth, argmax_s / steps * 1e3);
+    std::fflush(stdout);
+    if (out.is_open()) {
+      nlohmann::json j = {{"device", info.device},
+                          {"batch", batch},
+                          {"prompt_tokens", prompt},
+                          {"prefill_tokens_per_s", prefill_tps},
+                          {"decode_tokens_per_s", decode_tps},
+                          {"decode_step_ms", step_ms},
+                          {"weight_read_gb_per_s", bandwidth},
+                          {"host_argmax_ms_per_step", argmax_s / steps * 1e3},
+                          {"cuda_graphs", options.cuda_graphs},
+                          {"precision", options.cuda_precision},
+                          {"weight_bytes", info.weight_bytes}};
+      out << j.dump() << "\n";
+    }
+  }
+  return 0;
+}
+
+}  // namespace
+}  // namespace dsm
+
+int main(int argc, char** argv) {
+  absl::ParseCommandLine(argc, argv);
+  return dsm::Main();
+}

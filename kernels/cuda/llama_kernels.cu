@@ -1,0 +1,360 @@
+#include <cuda_bf16.h>
+
+#include "kernels/cuda/kernel_math.h"
+#include "kernels/cuda/llama_kernels.h"
+
+namespace dsm::cuda {
+namespace {
+
+using cuda_math::KvSlot;
+using cuda_math::SoftmaxPartial;
+
+__device__ __forceinline__ float ToFloat(float x) { return x; }
+__device__ __forceinline__ float ToFloat(__nv_bfloat16 x) { return __bfloat162float(x); }
+
+template <typename T>
+__device__ __forceinline__ T FromFloat(float x);
+template <>
+__device__ __forceinline__ float FromFloat<float>(float x) {
+  return x;
+}
+template <>
+__device__ __forceinline__ __nv_bfloat16 FromFloat<__nv_bfloat16>(float x) {
+  return __float2bfloat16_rn(x);
+}
+
+__device__ __forceinline__ float WarpSum(float v) {
+  for (int offset = 16; offset > 0; offset /= 2) v += __shfl_xor_sync(0xffffffffu, v, offset);
+  return v;
+}
+
+// Sum over the thread block (blockDim.x a multiple of 32, at most 1024).
+__device__ float BlockSum(float v) {
+  __shared__ float warp_sums[32];
+  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
+  v = WarpSum(v);
+  __syncthreads();  // warp_sums may still be read by a previous call
+  if (lane == 0) warp_sums[warp] = v;
+  __syncthreads();
+  const int warps = blockDim.x / 32;
+  float total = 0.0f;
+  for (int w = 0; w < warps; ++w) total += warp_sums[w];
+  return total;
+}
+
+unsigned Blocks(size_t count, unsigned threads) {
+  const size_t blocks = (count + threads - 1) / threads;
+  return static_cast<unsigned>(blocks < 65535u * 32u ? blocks : 65535u * 32u);
+}
+
+template <typename T>
+__global__ void EmbeddingGatherKernel(const int32_t* ids, const T* table, int64_t vocab_begin,
+                                      int64_t vocab_local, int hidden, T* out) {
+  const int t = blockIdx.x;
+  const int64_t row = ids[t] - vocab_begin;
+  const bool owned = row >= 0 && row < vocab_local;
+  for (int i = threadIdx.x; i < hidden; i += blockDim.x) {
+    out[static_cast<int64_t>(t) * hidden + i] =
+        owned ? table[row * hidden + i] : FromFloat<T>(0.0f);
+  }
+}
+
+template <typename T>
+__global__ void AddRmsNormKernel(T* residual, const T* add, const float* weight, int dim, float eps,
+                                 T* out) {
+  const int64_t base = static_cast<int64_t>(blockIdx.x) * dim;
+  float sum_sq = 0.0f;
+  for (int i = threadIdx.x; i < dim; i += blockDim.x) {
+    float v = ToFloat(residual[base + i]);
+    if (add != nullptr) {
+      const T rounded = FromFloat<T>(v + ToFloat(add[base + i]));
+      residual[base + i] = rounded;
+      v = ToFloat(rounded);
+    }
+    sum_sq += v * v;
+  }
+  const float inv_rms = rsqrtf(BlockSum(sum_sq) / dim + eps);
+  for (int i = threadIdx.x; i < dim; i += blockDim.x) {
+    out[base + i] = FromFloat<T>(ToFloat(residual[base + i]) * inv_rms * weight[i]);
+  }
+}
+
+template <typename T>
+__global__ void RopeStoreKvKernel(const T* qkv, const int32_t* positions, const int64_t* slots,
+                                  const float* cos_table, const float* sin_table, int heads,
+                                  int kv_heads, int head_dim, T* q_out, T* k_cache, T* v_cache) {
+  const int t = blockIdx.x;
+  const int half = head_dim / 2;
+  const int q_width = heads * head_dim, kv_width = kv_heads * head_dim;
+  const T* row = qkv + static_cast<int64_t>(t) * (q_width + 2 * kv_width);
+  const float* c = cos_table + static_cast<int64_t>(positions[t]) * half;
+  const float* s = sin_table + static_cast<int64_t>(positions[t]) * half;
+  const int64_t slot = slots[t];
+  T* k_dst = k_cache + slot * kv_width;
+  T* v_dst = v_cache + slot * kv_width;
+  const int pairs = (heads + kv_heads) * half;
+  for (int p = threadIdx.x; p < pairs; p += blockDim.x) {
+    const int head = p / half, i = p % half;
+    const bool is_q = head < heads;
+    const int offset = is_q ? head * head_dim : q_width + (head - heads) * head_dim;
+    float a, b;
+    cuda_math::RopeRotate(ToFloat(row[offset + i]), ToFloat(row[offset + i + half]), c[i], s[i], &a,
+                          &b);
+    T* dst = is_q ? q_out + static_cast<int64_t>(t) * q_width + head * head_dim
+                  : k_dst + (head - heads) * head_dim;
+    dst[i] = FromFloat<T>(a);
+    dst[i + half] = FromFloat<T>(b);
+  }
+  for (int i = threadIdx.x; i < kv_width; i += blockDim.x) v_dst[i] = row[q_width + kv_width + i];
+}
+
+constexpr int kAttentionWarps = 4;
+
+// One thread block per (head, token, split); each warp walks every kAttentionWarps-th key
+// of the split's range with an online softmax; the warps merge in shared memory.
+template <typename T, int kDimsPerLane>
+__global__ void PagedAttentionKernel(const T* q, const int32_t* positions, const int32_t* token_seq,
+                                     const int32_t* block_tables, const T* k_cache,
+                                     const T* v_cache, AttentionShape shape, int splits,
+                                     float* partials, T* out) {
+  const int h = blockIdx.x, t = blockIdx.y, split = blockIdx.z;
+  const int d = shape.head_dim;
+  const int kvh = h / (shape.heads / shape.kv_heads);
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  const int32_t* table =
+      block_tables + static_cast<int64_t>(token_seq[t]) * shape.max_blocks_per_seq;
+  int64_t begin, end;
+  cuda_math::SplitRange(static_cast<int64_t>(positions[t]) + 1, splits, split, &begin, &end);
+
+  float qr[kDimsPerLane], acc[kDimsPerLane];
+  const T* qv = q + (static_cast<int64_t>(t) * shape.heads + h) * d;
+#pragma unroll
+  for (int j = 0; j < kDimsPerLane; ++j) {
+    const int i = lane + 32 * j;
+    qr[j] = i < d ? ToFloat(qv[i]) : 0.0f;
+    acc[j] = 0.0f;
+  }
+  SoftmaxPartial part;
+  const int64_t kv_stride = static_cast<int64_t>(shape.kv_heads) * d;
+  for (int64_t p = begin + warp; p < end; p += kAttentionWarps) {
+    const int64_t slot = KvSlot(table, p, shape.block_size);
+    const T* kp = k_cache + slot * kv_stride + kvh * d;
+    float dot = 0.0f;
+#pragma unroll
+    for (int j = 0; j < kDimsPerLane; ++j) {
+      const int i = lane + 32 * j;
+      if (i < d) dot += qr[j] * ToFloat(kp[i]);
+    }
+    const float score = WarpSum(dot) * shape.scale;
+    float w;
+    const float rescale = cuda_math::SoftmaxAccumulate(&part, score, &w);
+    const T* vp = v_cache + slot * kv_stride + kvh * d;
+#pragma unroll
+    for (int j = 0; j < kDimsPerLane; ++j) {
+      const int i = lane + 32 * j;
+      acc[j] = acc[j] * rescale + (i < d ? w * ToFloat(vp[i]) : 0.0f);
+    }
+  }
+
+  __shared__ float warp_max[kAttentionWarps], warp_sum[kAttentionWarps];
+  __shared__ float warp_acc[kAttentionWarps][32 * kDimsPerLane];
+  if (lane == 0) {
+    warp_max[warp] = part.max;
+    warp_sum[warp] = part.sum;
+  }
+#pragma unroll
+  for (int j = 0; j < kDimsPerLane; ++j) warp_acc[warp][lane + 32 * j] = acc[j];
+  __syncthreads();
+
+  const int64_t row = static_cast<int64_t>(t) * shape.heads + h;
+  if (splits == 1) {
+    for (int i = threadIdx.x; i < d; i += blockDim.x) {
+      float value;
+      cuda_math::MergeSoftmaxPartials(kAttentionWarps, warp_max, warp_sum, &warp_acc[0][0],
+                                      32 * kDimsPerLane, i, &value);
+      out[row * d + i] = FromFloat<T>(value);
+    }
+    return;
+  }
+  // Several splits: this block's warps combine into one unnormalised partial.
+  float max = -INFINITY;
+  for (int w = 0; w < kAttentionWarps; ++w) max = fmaxf(max, warp_max[w]);
+  float* dst = partials + (row * splits + split) * (d + 2);
+  for (int i = threadIdx.x; i < d; i += blockDim.x) {
+    float value = 0.0f;
+    for (int w = 0; w < kAttentionWarps; ++w) {
+      value += warp_acc[w][i] * cuda_math::RescaleFactor(warp_max[w], max);
+    }
+    dst[2 + i] = value;
+  }
+  if (threadIdx.x == 0) {
+    float sum = 0.0f;
+    for (int w = 0; w < kAttentionWarps; ++w) {
+      sum += warp_sum[w] * cuda_math::RescaleFactor(warp_max[w], max);
+    }
+    dst[0] = max;
+    dst[1] = sum;
+  }
+}
+
+template <typename T>
+__global__ void MergeSplitsKernel(const float* partials, int heads, int d, int splits, T* out) {
+  const int h = blockIdx.x, t = blockIdx.y;
+  const int64_t row = static_cast<int64_t>(t) * heads + h;
+  const float* base = partials + row * splits * (d + 2);
+  extern __shared__ float stats[];  // maxes[splits], sums[splits]
+  for (int s = threadIdx.x; s < splits; s += blockDim.x) {
+    stats[s] = base[s * (d + 2)];
+    stats[splits + s] = base[s * (d + 2) + 1];
+  }
+  __syncthreads();
+  for (int i = threadIdx.x; i < d; i += blockDim.x) {
+    float value;
+    cuda_math::MergeSoftmaxPartials(splits, stats, stats + splits, base + 2, d + 2, i, &value);
+    out[row * d + i] = FromFloat<T>(value);
+  }
+}
+
+template <typename T>
+__global__ void SiluMulKernel(const T* gate_up, int64_t n, int width, T* out) {
+  const int64_t total = n * width;
+  for (int64_t e = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; e < total;
+       e += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+    const int64_t t = e / width, i = e % width;
+    const T* row = gate_up + t * 2 * width;
+    out[e] = FromFloat<T>(cuda_math::SiluMul(ToFloat(row[i]), ToFloat(row[width + i])));
+  }
+}
+
+template <typename T>
+__global__ void GatherRowsKernel(const T* src, const int32_t* rows, int dim, T* dst) {
+  const int r = blockIdx.x;
+  const T* from = src + static_cast<int64_t>(rows[r]) * dim;
+  for (int i = threadIdx.x; i < dim; i += blockDim.x)
+    dst[static_cast<int64_t>(r) * dim + i] = from[i];
+}
+
+__device__ __forceinline__ uint64_t SplitMix64(uint64_t x) {
+  x += 0x9e3779b97f4a7c15ull;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+  return x ^ (x >> 31);
+}
+
+template <typename T>
+__global__ void FillUniformKernel(T* data, size_t count, uint64_t seed, float scale) {
+  for (size_t e = blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x; e < count;
+       e += static_cast<size_t>(gridDim.x) * blockDim.x) {
+    const uint64_t bits = SplitMix64(seed * 0x100000001b3ull + e);
+    const float unit = static_cast<float>(bits >> 40) * (1.0f / 16777216.0f);  // [0, 1)
+    data[e] = FromFloat<T>((2.0f * unit - 1.0f) * scale);
+  }
+}
+
+template <typename T>
+__global__ void ConvertKernel(const float* in, size_t count, T* out) {
+  for (size_t e = blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x; e < count;
+       e += static_cast<size_t>(gridDim.x) * blockDim.x) {
+    out[e] = FromFloat<T>(in[e]);
+  }
+}
+
+}  // namespace
+
+template <typename T>
+void EmbeddingGather(const int32_t* ids, int n, const T* table, int64_t vocab_begin,
+                     int64_t vocab_local, int hidden, T* out, cudaStream_t stream) {
+  if (n == 0) return;
+  EmbeddingGatherKernel<T>
+      <<<n, 256, 0, stream>>>(ids, table, vocab_begin, vocab_local, hidden, out);
+}
+
+template <typename T>
+void AddRmsNorm(T* residual, const T* add, const float* weight, int n, int dim, float eps, T* out,
+                cudaStream_t stream) {
+  if (n == 0) return;
+  const int threads = dim >= 4096 ? 1024 : (dim >= 1024 ? 512 : 128);
+  AddRmsNormKernel<T><<<n, threads, 0, stream>>>(residual, add, weight, dim, eps, out);
+}
+
+template <typename T>
+void RopeStoreKv(const T* qkv, int n, const int32_t* positions, const int64_t* slots,
+                 const float* cos, const float* sin, int heads, int kv_heads, int head_dim,
+                 T* q_out, T* k_cache, T* v_cache, cudaStream_t stream) {
+  if (n == 0) return;
+  RopeStoreKvKernel<T><<<n, 256, 0, stream>>>(qkv, positions, slots, cos, sin, heads, kv_heads,
+                                              head_dim, q_out, k_cache, v_cache);
+}
+
+template <typename T>
+void PagedAttention(const T* q, int n, const int32_t* positions, const int32_t* token_seq,
+                    const int32_t* block_tables, const T* k_cache, const T* v_cache,
+                    const AttentionShape& shape, int splits, float* partials, T* out,
+                    cudaStream_t stream) {
+  if (n == 0) return;
+  const dim3 grid(shape.heads, n, splits);
+  const int threads = 32 * kAttentionWarps;
+  float* p = splits > 1 ? partials : nullptr;
+  if (shape.head_dim <= 32) {
+    PagedAttentionKernel<T, 1><<<grid, threads, 0, stream>>>(
+        q, positions, token_seq, block_tables, k_cache, v_cache, shape, splits, p, out);
+  } else if (shape.head_dim <= 64) {
+    PagedAttentionKernel<T, 2><<<grid, threads, 0, stream>>>(
+        q, positions, token_seq, block_tables, k_cache, v_cache, shape, splits, p, out);
+  } else if (shape.head_dim <= 128) {
+    PagedAttentionKernel<T, 4><<<grid, threads, 0, stream>>>(
+        q, positions, token_seq, block_tables, k_cache, v_cache, shape, splits, p, out);
+  } else {
+    PagedAttentionKernel<T, 8><<<grid, threads, 0, stream>>>(
+        q, positions, token_seq, block_tables, k_cache, v_cache, shape, splits, p, out);
+  }
+  if (splits > 1) {
+    MergeSplitsKernel<T><<<dim3(shape.heads, n), 128, 2 * splits * sizeof(float), stream>>>(
+        partials, shape.heads, shape.head_dim, splits, out);
+  }
+}
+
+template <typename T>
+void SiluMul(const T* gate_up, int n, int width, T* out, cudaStream_t stream) {
+  const size_t total = static_cast<size_t>(n) * width;
+  if (total == 0) return;
+  SiluMulKernel<T><<<Blocks(total, 256), 256, 0, stream>>>(gate_up, n, width, out);
+}
+
+template <typename T>
+void GatherRows(const T* src, const int32_t* rows, int count, int dim, T* dst,
+                cudaStream_t stream) {
+  if (count == 0) return;
+  GatherRowsKernel<T><<<count, 256, 0, stream>>>(src, rows, dim, dst);
+}
+
+template <typename T>
+void FillUniform(T* data, size_t count, uint64_t seed, float scale, cudaStream_t stream) {
+  if (count == 0) return;
+  FillUniformKernel<T><<<Blocks(count, 256), 256, 0, stream>>>(data, count, seed, scale);
+}
+
+template <typename T>
+void ConvertFromFloat(const float* in, size_t count, T* out, cudaStream_t stream) {
+  if (count == 0) return;
+  ConvertKernel<T><<<Blocks(count, 256), 256, 0, stream>>>(in, count, out);
+}
+
+#define DSM_INSTANTIATE(T)                                                                       \
+  template void EmbeddingGather<T>(const int32_t*, int, const T*, int64_t, int64_t, int, T*,     \
+                                   cudaStream_t);                                                \
+  template void AddRmsNorm<T>(T*, const T*, const float*, int, int, float, T*, cudaStream_t);    \
+  template void RopeStoreKv<T>(const T*, int, const int32_t*, const int64_t*, const float*,      \
+                               const float*, int, int, int, T*, T*, T*, cudaStream_t);           \
+  template void PagedAttention<T>(const T*, int, const int32_t*, const int32_t*, const int32_t*, \
+                                  const T*, const T*, const AttentionShape&, int, float*, T*,    \
+                                  cudaStream_t);                                                 \
+  template void SiluMul<T>(const T*, int, int, T*, cudaStream_t);                                \
+  template void GatherRows<T>(const T*, const int32_t*, int, int, T*, cudaStream_t);             \
+  template void FillUniform<T>(T*, size_t, uint64_t, float, cudaStream_t);                       \
+  template void ConvertFromFloat<T>(const float*, size_t, T*, cudaStream_t);
+
+DSM_INSTANTIATE(float)
+DSM_INSTANTIATE(__nv_bfloat16)
+
+}  // namespace dsm::cuda

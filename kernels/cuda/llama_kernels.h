@@ -1,0 +1,70 @@
+#pragma once
+// CUDA kernels of a LLaMA layer, for activations of type T (float or __nv_bfloat16).
+// Launchers enqueue on `stream` and never synchronise; the executor checks errors once
+// per step. Math is in float whatever T is; results are rounded to T when stored.
+
+#include <cuda_bf16.h>
+#include <cuda_runtime.h>
+
+#include <cstdint>
+
+namespace dsm::cuda {
+
+// out[t] = table[ids[t] - vocab_begin] for ids this rank owns, else zeros (the
+// all-reduce of the vocab-parallel embedding fills them in).
+template <typename T>
+void EmbeddingGather(const int32_t* ids, int n, const T* table, int64_t vocab_begin,
+                     int64_t vocab_local, int hidden, T* out, cudaStream_t stream);
+
+// If `add` is non-null, residual += add first (in place, rounded to T). Then
+// out = residual / rms(residual) * weight, per row of `dim`.
+template <typename T>
+void AddRmsNorm(T* residual, const T* add, const float* weight, int n, int dim, float eps, T* out,
+                cudaStream_t stream);
+
+// For each token t: rotates its q heads and k heads by RoPE at positions[t] (cos/sin
+// tables [max_positions, head_dim / 2]), writes q to q_out [n, heads * head_dim] and
+// k, v into the cache at slots[t] (layout [slot][kv_head][head_dim]).
+template <typename T>
+void RopeStoreKv(const T* qkv, int n, const int32_t* positions, const int64_t* slots,
+                 const float* cos, const float* sin, int heads, int kv_heads, int head_dim,
+                 T* q_out, T* k_cache, T* v_cache, cudaStream_t stream);
+
+struct AttentionShape {
+  int heads = 0;
+  int kv_heads = 0;
+  int head_dim = 0;
+  int block_size = 0;
+  int max_blocks_per_seq = 0;  // row length of block_tables
+  float scale = 1.0f;
+};
+
+// Causal attention of n query tokens over the paged cache: token t attends to
+// positions [0, positions[t]] of sequence token_seq[t], whose blocks are
+// block_tables[token_seq[t] * max_blocks_per_seq ...]. With splits > 1 each query's keys
+// are divided among `splits` thread blocks whose partial softmaxes `partials`
+// ([n, heads, splits, head_dim + 2] floats) merge in a second kernel.
+template <typename T>
+void PagedAttention(const T* q, int n, const int32_t* positions, const int32_t* token_seq,
+                    const int32_t* block_tables, const T* k_cache, const T* v_cache,
+                    const AttentionShape& shape, int splits, float* partials, T* out,
+                    cudaStream_t stream);
+
+// gate_up rows are [gate (width) | up (width)]; out = silu(gate) * up.
+template <typename T>
+void SiluMul(const T* gate_up, int n, int width, T* out, cudaStream_t stream);
+
+// dst[r] = src[rows[r]] for `count` rows of `dim` elements.
+template <typename T>
+void GatherRows(const T* src, const int32_t* rows, int count, int dim, T* dst, cudaStream_t stream);
+
+// Fills `count` elements with uniform values in [-scale, scale) from a counter-based
+// hash of (seed, index): random weights for benchmarks, made on the device.
+template <typename T>
+void FillUniform(T* data, size_t count, uint64_t seed, float scale, cudaStream_t stream);
+
+// Converts `count` floats to T.
+template <typename T>
+void ConvertFromFloat(const float* in, size_t count, T* out, cudaStream_t stream);
+
+}  // namespace dsm::cuda

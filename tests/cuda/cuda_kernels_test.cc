@@ -1,0 +1,308 @@
+// Every CUDA kernel against the CPU backend on random inputs, in both precisions.
+// fp32 kernels agree with the CPU to float rounding (1e-5 relative). bf16 kernels read
+// and write bf16 (8 significant bits: a relative rounding step of 2^-8 = 0.4%), so they
+// are compared with the CPU result of the same bf16-rounded inputs within 2%, a few
+// rounding steps for the reductions.
+
+#include <cuda_bf16.h>
+#include <cuda_runtime.h>
+
+#include <cmath>
+#include <numeric>
+#include <random>
+#include <vector>
+
+#include "common/dtype.h"
+#include "kernels/cpu/attention.h"
+#include "kernels/cpu/matmul.h"
+#include "kernels/cpu/ops.h"
+#include "kernels/cpu/thread_pool.h"
+#include "kernels/cuda/cublaslt_gemm.h"
+#include "kernels/cuda/kernel_math.h"
+#include "kernels/cuda/llama_kernels.h"
+#include "tests/cuda/cuda_test_env.h"
+
+namespace dsm {
+namespace {
+
+std::vector<float> Random(size_t n, uint32_t seed, float scale = 1.0f) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> dist(-scale, scale);
+  std::vector<float> v(n);
+  for (float& x : v) x = dist(rng);
+  return v;
+}
+
+// Rounds to bf16 and back, as a bf16 buffer holds the values.
+std::vector<float> RoundBf16(std::vector<float> v) {
+  for (float& x : v) x = BF16ToFloat(FloatToBF16(x));
+  return v;
+}
+
+// A device copy of host floats as T, and back.
+template <typename T>
+class Device {
+ public:
+  explicit Device(size_t n) : n_(n) { EXPECT_EQ(cudaMalloc(&ptr_, std::max<size_t>(1, n) * sizeof(T)), cudaSuccess); }
+  explicit Device(const std::vector<float>& host) : Device(host.size()) { Upload(host); }
+  ~Device() { cudaFree(ptr_); }
+  void Upload(const std::vector<float>& host) {
+    std::vector<T> tmp(host.size());
+    for (size_t i = 0; i < host.size(); ++i) tmp[i] = Convert(host[i]);
+    EXPECT_EQ(cudaMemcpy(ptr_, tmp.data(), tmp.size() * sizeof(T), cudaMemcpyHostToDevice),
+              cudaSuccess);
+  }
+  std::vector<float> Download() const {
+    EXPECT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+    std::vector<T> tmp(n_);
+    EXPECT_EQ(cudaMemcpy(tmp.data(), ptr_, n_ * sizeof(T), cudaMemcpyDeviceToHost), cudaSuccess);
+    std::vector<float> out(n_);
+    for (size_t i = 0; i < n_; ++i) out[i] = Back(tmp[i]);
+    return out;
+  }
+  T* get() const { return static_cast<T*>(ptr_); }
+
+ private:
+  static T Convert(float v) {
+    if constexpr (std::is_same_v<T, float>) {
+      return v;
+    } else {
+      return __float2bfloat16_rn(v);
+    }
+  }
+  static float Back(T v) {
+    if constexpr (std::is_same_v<T, float>) {
+      return v;
+    } else {
+      return __bfloat162float(v);
+    }
+  }
+  void* ptr_ = nullptr;
+  size_t n_;
+};
+
+template <typename I>
+I* DeviceInts(const std::vector<I>& host) {
+  void* p = nullptr;
+  EXPECT_EQ(cudaMalloc(&p, std::max<size_t>(1, host.size()) * sizeof(I)), cudaSuccess);
+  EXPECT_EQ(cudaMemcpy(p, host.data(), host.size() * sizeof(I), cudaMemcpyHostToDevice),
+            cudaSuccess);
+  return static_cast<I*>(p);
+}
+
+template <typename T>
+constexpr bool kBf16 = !std::is_same_v<T, float>;
+
+template <typename T>
+void ExpectClose(const std::vector<float>& got, const std::vector<float>& want,
+                 const std::string& what) {
+  ASSERT_EQ(got.size(), want.size()) << what;
+  const double rel = kBf16<T> ? 2e-2 : 1e-5;
+  double scale = 0;
+  for (float w : want) scale = std::max<double>(scale, std::abs(w));
+  int bad = 0;
+  for (size_t i = 0; i < got.size(); ++i) {
+    const double tol = rel * (std::abs(want[i]) + 0.05 * scale) + 1e-6;
+    if (std::abs(got[i] - want[i]) > tol && bad++ < 5) {
+      ADD_FAILURE() << what << "[" << i << "]: got " << got[i] << ", want " << want[i];
+    }
+  }
+  EXPECT_EQ(bad, 0) << what << ": " << bad << " of " << got.size() << " elements off";
+}
+
+template <typename T>
+class CudaKernelsTest : public ::testing::Test {
+ protected:
+  void SetUp() override { DSM_REQUIRE_CUDA_DEVICES(1); }
+  // Inputs as the kernel of this precision sees them.
+  std::vector<float> In(std::vector<float> v) { return kBf16<T> ? RoundBf16(std::move(v)) : v; }
+  ThreadPool pool_{2};
+};
+
+using Precisions = ::testing::Types<float, __nv_bfloat16>;
+class PrecisionNames {
+ public:
+  template <typename T>
+  static std::string GetName(int) {
+    return kBf16<T> ? "bf16" : "fp32";
+  }
+};
+TYPED_TEST_SUITE(CudaKernelsTest, Precisions, PrecisionNames);
+
+TYPED_TEST(CudaKernelsTest, AddRmsNorm) {
+  using T = TypeParam;
+  for (int dim : {64, 4096}) {
+    const int n = 5;
+    std::vector<float> x = this->In(Random(n * dim, 1, 2.0f)), add = this->In(Random(n * dim, 2));
+    std::vector<float> weight = Random(dim, 3);
+    Device<T> residual(x), addend(add), out(n * dim);
+    Device<float> w(weight);
+    cuda::AddRmsNorm<T>(residual.get(), addend.get(), w.get(), n, dim, 1e-6f, out.get(), nullptr);
+    std::vector<float> sum = x;
+    AddInPlace(sum.data(), add.data(), sum.size());
+    sum = this->In(sum);
+    std::vector<float> expected(n * dim);
+    RmsNorm(sum.data(), weight.data(), n, dim, 1e-6f, expected.data());
+    ExpectClose<T>(residual.Download(), sum, "residual");
+    ExpectClose<T>(out.Download(), expected, "normed");
+    // Without an addend: a plain RMSNorm, residual untouched.
+    cuda::AddRmsNorm<T>(residual.get(), nullptr, w.get(), n, dim, 1e-6f, out.get(), nullptr);
+    ExpectClose<T>(out.Download(), expected, "normed again");
+  }
+}
+
+TYPED_TEST(CudaKernelsTest, SiluMul) {
+  using T = TypeParam;
+  const int n = 3, width = 1000;
+  std::vector<float> gate_up = this->In(Random(n * 2 * width, 4, 4.0f));
+  Device<T> in(gate_up), out(n * width);
+  cuda::SiluMul<T>(in.get(), n, width, out.get(), nullptr);
+  std::vector<float> expected(n * width);
+  SiluMul(gate_up.data(), n, width, expected.data());
+  ExpectClose<T>(out.Download(), expected, "silu*up");
+}
+
+TYPED_TEST(CudaKernelsTest, EmbeddingGatherOwnsOnlyItsVocabRange) {
+  using T = TypeParam;
+  const int hidden = 48, vocab_local = 10, vocab_begin = 10;
+  std::vector<float> table = this->In(Random(vocab_local * hidden, 5));
+  const std::vector<int32_t> ids = {10, 19, 3, 25, 12};
+  Device<T> device_table(table), out(ids.size() * hidden);
+  int32_t* device_ids = DeviceInts(ids);
+  cuda::EmbeddingGather<T>(device_ids, ids.size(), device_table.get(), vocab_begin, vocab_local,
+                           hidden, out.get(), nullptr);
+  std::vector<float> expected(ids.size() * hidden, 0.0f);
+  for (size_t t = 0; t < ids.size(); ++t) {
+    const int row = ids[t] - vocab_begin;
+    if (row < 0 || row >= vocab_local) continue;
+    std::copy_n(table.begin() + row * hidden, hidden, expected.begin() + t * hidden);
+  }
+  EXPECT_EQ(out.Download(), expected);
+  cudaFree(device_ids);
+}
+
+// RoPE on q and k and the KV-cache write, against the CPU RopeTable.
+TYPED_TEST(CudaKernelsTest, RopeStoreKv) {
+  using T = TypeParam;
+  const int heads = 4, kv_heads = 2, d = 32, half = d / 2, positions = 64, block_size = 8;
+  const int q_width = heads * d, kv_width = kv_heads * d, width = q_width + 2 * kv_width;
+  const std::vector<int32_t> pos = {0, 5, 63, 17};
+  const std::vector<int64_t> slots = {3, 40, 9, 22};
+  const int n = pos.size(), num_slots = 6 * block_size;
+  std::vector<float> qkv = this->In(Random(n * width, 6));
+  std::vector<float> cos(positions * half), sin(positions * half);
+  for (int p = 0; p < positions; ++p) {
+    for (int i = 0; i < half; ++i) {
+      const double a = cuda_math::RopeAngle(p, i, d, 10000.0, 1.0);
+      cos[p * half + i] = static_cast<float>(std::cos(a));
+      sin[p * half + i] = static_cast<float>(std::sin(a));
+    }
+  }
+  Device<T> in(qkv), q(n * q_width), k(num_slots * kv_width), v(num_slots * kv_width);
+  Device<float> c(cos), s(sin);
+  int32_t* device_pos = DeviceInts(pos);
+  int64_t* device_slots = DeviceInts(slots);
+  cuda::RopeStoreKv<T>(in.get(), n, device_pos, device_slots, c.get(), s.get(), heads, kv_heads, d,
+                       q.get(), k.get(), v.get(), nullptr);
+  RopeTable table(positions, d, 10000.0, 1.0);
+  std::vector<float> want_q(n * q_width), got_q = q.Download(), got_k = k.Download(),
+                                          got_v = v.Download();
+  std::vector<float> want_k, got_k_rows, want_v, got_v_rows;
+  for (int t = 0; t < n; ++t) {
+    std::vector<float> row(qkv.begin() + t * width, qkv.begin() + (t + 1) * width);
+    table.Apply(row.data(), heads, pos[t]);
+    table.Apply(row.data() + q_width, kv_heads, pos[t]);
+    std::copy_n(row.begin(), q_width, want_q.begin() + t * q_width);
+    want_k.insert(want_k.end(), row.begin() + q_width, row.begin() + q_width + kv_width);
+    want_v.insert(want_v.end(), row.begin() + q_width + kv_width, row.end());
+    got_k_rows.insert(got_k_rows.end(), got_k.begin() + slots[t] * kv_width,
+                      got_k.begin() + (slots[t] + 1) * kv_width);
+    got_v_rows.insert(got_v_rows.end(), got_v.begin() + slots[t] * kv_width,
+                      got_v.begin() + (slots[t] + 1) * kv_width);
+  }
+  ExpectClose<T>(got_q, this->In(want_q), "q");
+  ExpectClose<T>(got_k_rows, this->In(want_k), "k");
+  EXPECT_EQ(got_v_rows, want_v);  // V is copied, not transformed
+  cudaFree(device_pos);
+  cudaFree(device_slots);
+}
+
+// Paged causal attention (GQA, shuffled blocks, a prefill chunk and decode tokens of two
+// sequences) against the CPU kernel, unsplit and split over key ranges.
+TYPED_TEST(CudaKernelsTest, PagedAttention) {
+  using T = TypeParam;
+  for (int d : {8, 32, 64, 128}) {
+    const int heads = 8, kv_heads = 2, block_size = 16, num_blocks = 40, max_blocks = 20;
+    const int kv_width = kv_heads * d;
+    std::vector<float> k = this->In(Random(num_blocks * block_size * kv_width, 10 + d));
+    std::vector<float> v = this->In(Random(num_blocks * block_size * kv_width, 20 + d));
+    // Sequence 0 uses blocks 39, 3, 17, ...; sequence 1 blocks 0, 22, ...
+    std::vector<int32_t> tables(2 * max_blocks);
+    for (int b = 0; b < max_blocks; ++b) {
+      tables[b] = (39 - 7 * b + 5 * num_blocks) % num_blocks;
+      tables[max_blocks + b] = (b * 22 + 1) % num_blocks;
+    }
+    // Sequence 0: a 5-token chunk at positions 100..104; sequence 1: decode at 250.
+    std::vector<int32_t> positions = {100, 101, 102, 103, 104, 250};
+    std::vector<int32_t> token_seq = {0, 0, 0, 0, 0, 1};
+    const int n = positions.size();
+    std::vector<float> q = this->In(Random(n * heads * d, 30 + d));
+    std::vector<AttentionQuery> queries;
+    for (int t = 0; t < n; ++t) {
+      queries.push_back({positions[t], tables.data() + token_seq[t] * max_blocks});
+    }
+    const float scale = 1.0f / std::sqrt(static_cast<float>(d));
+    std::vector<float> expected(n * heads * d);
+    PagedAttention(this->pool_, q.data(), n, queries.data(), heads,
+                   PagedKvLayer{k.data(), v.data(), block_size, static_cast<size_t>(kv_heads),
+                                static_cast<size_t>(d)},
+                   scale, expected.data());
+
+    Device<T> dq(q), dk(k), dv(v), out(n * heads * d);
+    int32_t* device_pos = DeviceInts(positions);
+    int32_t* device_seq = DeviceInts(token_seq);
+    int32_t* device_tables = DeviceInts(tables);
+    const int max_splits = 7;
+    Device<float> partials(n * heads * max_splits * (d + 2));
+    cuda::AttentionShape shape{heads, kv_heads, d, block_size, max_blocks, scale};
+    for (int splits : {1, 3, max_splits}) {
+      cuda::PagedAttention<T>(dq.get(), n, device_pos, device_seq, device_tables, dk.get(),
+                              dv.get(), shape, splits, partials.get(), out.get(), nullptr);
+      ExpectClose<T>(out.Download(), expected,
+                     "attention d=" + std::to_string(d) + " splits=" + std::to_string(splits));
+    }
+    cudaFree(device_pos);
+    cudaFree(device_seq);
+    cudaFree(device_tables);
+  }
+}
+
+// y = x · Wᵀ through cuBLASLt against the CPU MatMul with the same weights; the logits
+// form (f32 output) too.
+TYPED_TEST(CudaKernelsTest, CublasLtGemm) {
+  using T = TypeParam;
+  const cuda::GemmType type = kBf16<T> ? cuda::GemmType::kBF16 : cuda::GemmType::kF32;
+  cuda::CublasLtGemm gemm;
+  ASSERT_TRUE(gemm.Init().ok());
+  for (int n : {1, 7, 64}) {
+    const int m = 96, k = 256;
+    std::vector<float> x = this->In(Random(n * k, 40 + n)), w = this->In(Random(m * k, 41, 0.1f));
+    std::vector<float> expected(n * m);
+    ThreadPool pool(2);
+    MatMul(pool, x.data(), n, WeightMatrix{w.data(), DType::kF32, static_cast<size_t>(m),
+                                           static_cast<size_t>(k)},
+           expected.data());
+    Device<T> dx(x), dw(w), dy(n * m);
+    Device<float> logits(n * m);
+    ASSERT_TRUE(gemm.Run(dx.get(), n, dw.get(), m, k, type, dy.get(), type, nullptr).ok());
+    ExpectClose<T>(dy.Download(), expected, "gemm n=" + std::to_string(n));
+    ASSERT_TRUE(
+        gemm.Run(dx.get(), n, dw.get(), m, k, type, logits.get(), cuda::GemmType::kF32, nullptr)
+            .ok());
+    // f32 output: only the accumulation order differs from the CPU.
+    ExpectClose<float>(logits.Download(), expected, "logits n=" + std::to_string(n));
+  }
+}
+
+}  // namespace
+}  // namespace dsm

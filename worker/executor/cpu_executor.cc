@@ -1,0 +1,64 @@
+#include "worker/executor/cpu_executor.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "kernels/cpu/matmul.h"  // MatMulTargetName
+#include "worker/model/llama_weights.h"
+
+namespace dsm {
+
+absl::StatusOr<std::unique_ptr<CpuExecutor>> CpuExecutor::Create(const ExecutorOptions& options,
+                                                                 const Checkpoint& checkpoint,
+                                                                 Communicator* comm) {
+  const ModelConfig& config = checkpoint.config();
+  const ShardSpec shard{comm->rank(), comm->world_size()};
+  if (options.kv_block_size <= 0) return absl::InvalidArgumentError("--kv-block-size must be > 0");
+  if (options.kv_cache_bytes <= 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("the KV cache size must be > 0 bytes, got ", options.kv_cache_bytes));
+  }
+  absl::StatusOr<LlamaWeights> weights = LoadLlamaWeights(checkpoint, shard, options.progress);
+  if (!weights.ok()) return weights.status();
+
+  const ShardDims local = LocalDims(config, shard.world_size);
+  const size_t block_bytes = KvCache::BlockBytes(config.num_hidden_layers, options.kv_block_size,
+                                                 local.kv_heads, config.head_dim);
+  const size_t blocks_per_context =
+      (config.max_position_embeddings + options.kv_block_size - 1) / options.kv_block_size;
+  const size_t num_blocks =
+      std::min<size_t>(options.kv_cache_bytes / block_bytes,
+                       blocks_per_context * std::max(1, options.max_sequences));
+  if (num_blocks < 1) {
+    return absl::ResourceExhaustedError(absl::StrCat("KV cache of ", options.kv_cache_bytes,
+                                                     " bytes holds no block of ", block_bytes,
+                                                     " bytes"));
+  }
+  auto executor = std::unique_ptr<CpuExecutor>(new CpuExecutor());
+  executor->pool_ =
+      std::make_unique<ThreadPool>(options.threads > 0 ? options.threads : DefaultThreadCount());
+  executor->kv_cache_ = std::make_unique<KvCache>(
+      config.num_hidden_layers, num_blocks, options.kv_block_size, local.kv_heads, config.head_dim);
+  executor->model_ =
+      std::make_unique<LlamaModel>(config, shard, *std::move(weights), executor->kv_cache_.get(),
+                                   comm, executor->pool_.get());
+  return executor;
+}
+
+absl::StatusOr<std::vector<float>> CpuExecutor::Forward(std::span<const SequenceInput> batch) {
+  return model_->Forward(batch);
+}
+
+ExecutorInfo CpuExecutor::Info() const {
+  ExecutorInfo info;
+  info.backend = "cpu";
+  info.device = MatMulTargetName();
+  info.threads = pool_->num_threads();
+  info.weight_bytes = model_->weights().num_bytes();
+  info.kv_cache_bytes = kv_cache_->num_bytes();
+  info.kv_block_size = kv_cache_->block_size();
+  info.kv_num_blocks = kv_cache_->num_blocks();
+  return info;
+}
+
+}  // namespace dsm

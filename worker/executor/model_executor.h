@@ -1,0 +1,61 @@
+#pragma once
+// The worker's one backend seam. An executor owns a rank's weights, its KV cache (layout
+// and dtype are its business), scratch buffers and kernels, and turns one step into
+// logits. The step runner above it validates, keeps sampling state and samples; the
+// CPU executor wraps LlamaModel + KvCache + ThreadPool, the CUDA executor cuBLASLt,
+// its own kernels and a KV pool in device memory.
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "common/model_config.h"
+#include "worker/executor/step_batch.h"
+#include "worker/load_progress.h"
+
+namespace dsm {
+
+struct ExecutorOptions {
+  std::string backend = "cpu";  // "cpu" or "cuda"
+  int kv_block_size = 16;
+  int max_sequences = 256;  // with a full context each, bounds the KV pool
+  LoadProgress progress;    // may be empty
+
+  // CPU backend.
+  int threads = 0;  // 0 = all cores this process may use
+  int64_t kv_cache_bytes = int64_t{1} << 30;
+
+  // CUDA backend.
+  int cuda_device = -1;                // -1: the rank's index among the visible devices
+  double gpu_memory_fraction = 0.9;    // of the device's memory, for weights + buffers + KV
+  std::string cuda_precision = "bf16";  // "bf16" (activations + KV) or "fp32" (exact)
+  int max_step_tokens = 8192;          // activation buffers reserved for this many tokens
+  bool cuda_graphs = true;             // replay captured decode steps
+};
+
+struct ExecutorInfo {
+  std::string backend;  // "cpu" / "cuda"
+  std::string device;   // SIMD target, or the GPU's name and precision
+  int threads = 0;
+  size_t weight_bytes = 0;
+  size_t kv_cache_bytes = 0;
+  size_t kv_block_size = 0;
+  size_t kv_num_blocks = 0;
+};
+
+class ModelExecutor {
+ public:
+  virtual ~ModelExecutor() = default;
+
+  // Runs the batch (already validated with ValidateStepBatch) and writes K/V of every
+  // token into the cache. Returns full-vocab f32 logits [sequences with want_logits,
+  // vocab] in batch order on rank 0; other ranks may return an empty vector.
+  virtual absl::StatusOr<std::vector<float>> Forward(std::span<const SequenceInput> batch) = 0;
+
+  virtual ExecutorInfo Info() const = 0;
+  virtual const ModelConfig& config() const = 0;
+};
+
+}  // namespace dsm
