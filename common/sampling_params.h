@@ -23,6 +23,13 @@ struct SamplingParams {
 
   // INVALID_ARGUMENT naming the first field out of range.
   absl::Status Validate() const;
+
+  // Argmax of the raw logits and nothing else (no penalties, no top-n logprobs): what a
+  // GPU executor can sample without copying the vocabulary to the host.
+  bool IsPlainGreedy() const {
+    return temperature == 0.0f && repetition_penalty == 1.0f && presence_penalty == 0.0f &&
+           frequency_penalty == 0.0f && logprobs == 0;
+  }
 };
 
 }  // namespace dsm

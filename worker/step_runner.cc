@@ -61,20 +61,29 @@ absl::StatusOr<v1::StepResponse> StepRunner::Step(const v1::StepRequest& request
                       seq.sample() || seq.return_logits()});
   }
   // Sampling parameters are checked before the forward pass, like the batch itself.
-  for (const v1::SequenceStep& seq : request.sequences()) {
+  for (size_t i = 0; i < batch.size(); ++i) {
+    const v1::SequenceStep& seq = request.sequences(static_cast<int>(i));
+    const SamplingParams* params = nullptr;
+    SamplingParams incoming;
     if (seq.has_sampling()) {
-      if (absl::Status s = FromProto(seq.sampling()).Validate(); !s.ok()) return s;
-    } else if (seq.sample() && !sequences_.contains(seq.seq_id()) && comm_->rank() == 0) {
+      incoming = FromProto(seq.sampling());
+      if (absl::Status s = incoming.Validate(); !s.ok()) return s;
+      params = &incoming;
+    } else if (auto it = sequences_.find(seq.seq_id()); it != sequences_.end()) {
+      params = &it->second.params;
+    } else if (seq.sample() && comm_->rank() == 0) {
       return absl::FailedPreconditionError(
           absl::StrCat("sequence ", seq.seq_id(), " samples without sampling parameters"));
     }
+    batch[i].greedy_only = comm_->rank() == 0 && seq.sample() && !seq.return_logits() &&
+                           params != nullptr && params->IsPlainGreedy();
   }
   if (absl::Status s =
           ValidateStepBatch(executor_->config(), info_.kv_block_size, info_.kv_num_blocks, batch);
       !s.ok())
     return s;
-  absl::StatusOr<std::vector<float>> logits = executor_->Forward(batch);
-  if (!logits.ok()) return logits.status();
+  absl::StatusOr<StepOutput> output = executor_->Forward(batch);
+  if (!output.ok()) return output.status();
 
   v1::StepResponse response;
   response.set_step_id(request.step_id());
@@ -93,11 +102,19 @@ absl::StatusOr<v1::StepResponse> StepRunner::Step(const v1::StepRequest& request
       state.tokens.insert(state.tokens.end(), seq.token_ids().begin(), seq.token_ids().end());
     }
     if (!batch[i].want_logits || comm_->rank() != 0) continue;
-    std::span<const float> row(logits->data() + logits_row * vocab, vocab);
-    ++logits_row;
+    const size_t r = logits_row++;
     SequenceState& state = sequences_[seq.seq_id()];
     v1::SampledToken* token = response.add_tokens();
     token->set_seq_id(seq.seq_id());
+    if (batch[i].greedy_only && r < output->greedy_ids.size()) {
+      token->set_token_id(output->greedy_ids[r]);
+      token->set_logprob(output->greedy_logprobs[r]);
+      continue;
+    }
+    if (output->logits.size() < (r + 1) * vocab) {
+      return absl::InternalError("the executor returned fewer logits rows than requested");
+    }
+    std::span<const float> row(output->logits.data() + r * vocab, vocab);
     if (seq.return_logits()) token->mutable_logits()->Assign(row.begin(), row.end());
     if (!seq.sample()) continue;
     const size_t prompt = std::min<size_t>(state.prompt_length, state.tokens.size());

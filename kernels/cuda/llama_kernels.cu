@@ -1,5 +1,8 @@
 #include <cuda_bf16.h>
 
+#include <cstdint>
+#include <type_traits>
+
 #include "kernels/cuda/kernel_math.h"
 #include "kernels/cuda/llama_kernels.h"
 
@@ -60,22 +63,70 @@ __global__ void EmbeddingGatherKernel(const int32_t* ids, const T* table, int64_
 }
 
 template <typename T>
-__global__ void AddRmsNormKernel(T* residual, const T* add, const float* weight, int dim, float eps,
-                                 T* out) {
+__global__ void AddRmsNormKernel(float* residual, const T* add, bool accumulate,
+                                 const float* weight, int dim, float eps, T* out) {
   const int64_t base = static_cast<int64_t>(blockIdx.x) * dim;
   float sum_sq = 0.0f;
   for (int i = threadIdx.x; i < dim; i += blockDim.x) {
-    float v = ToFloat(residual[base + i]);
+    float v = residual[base + i];
     if (add != nullptr) {
-      const T rounded = FromFloat<T>(v + ToFloat(add[base + i]));
-      residual[base + i] = rounded;
-      v = ToFloat(rounded);
+      v = accumulate ? v + ToFloat(add[base + i]) : ToFloat(add[base + i]);
+      residual[base + i] = v;
     }
     sum_sq += v * v;
   }
   const float inv_rms = rsqrtf(BlockSum(sum_sq) / dim + eps);
   for (int i = threadIdx.x; i < dim; i += blockDim.x) {
-    out[base + i] = FromFloat<T>(ToFloat(residual[base + i]) * inv_rms * weight[i]);
+    out[base + i] = FromFloat<T>(residual[base + i] * inv_rms * weight[i]);
+  }
+}
+
+// One block per row: max (lowest index on ties), then the sum of exp(logit - max).
+__global__ void ArgmaxLogprobKernel(const float* logits, int rows, int world, int slice,
+                                    int32_t* ids, float* logprobs) {
+  const int r = blockIdx.x;
+  const int vocab = world * slice;
+  float best = -INFINITY;
+  int best_id = vocab;
+  for (int v = threadIdx.x; v < vocab; v += blockDim.x) {
+    const float x = logits[(static_cast<int64_t>(v / slice) * rows + r) * slice + v % slice];
+    if (x > best || (x == best && v < best_id)) {
+      best = x;
+      best_id = v;
+    }
+  }
+  __shared__ float shared_best[32];
+  __shared__ int shared_id[32];
+  for (int offset = 16; offset > 0; offset /= 2) {
+    const float other = __shfl_xor_sync(0xffffffffu, best, offset);
+    const int other_id = __shfl_xor_sync(0xffffffffu, best_id, offset);
+    if (other > best || (other == best && other_id < best_id)) {
+      best = other;
+      best_id = other_id;
+    }
+  }
+  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32, warps = blockDim.x / 32;
+  if (lane == 0) {
+    shared_best[warp] = best;
+    shared_id[warp] = best_id;
+  }
+  __syncthreads();
+  best = shared_best[0];
+  best_id = shared_id[0];
+  for (int w = 1; w < warps; ++w) {
+    if (shared_best[w] > best || (shared_best[w] == best && shared_id[w] < best_id)) {
+      best = shared_best[w];
+      best_id = shared_id[w];
+    }
+  }
+  float sum = 0.0f;
+  for (int v = threadIdx.x; v < vocab; v += blockDim.x) {
+    sum += expf(logits[(static_cast<int64_t>(v / slice) * rows + r) * slice + v % slice] - best);
+  }
+  sum = BlockSum(sum);
+  if (threadIdx.x == 0) {
+    ids[r] = best_id;
+    logprobs[r] = -logf(sum);
   }
 }
 
@@ -226,6 +277,67 @@ __global__ void SiluMulKernel(const T* gate_up, int64_t n, int width, T* out) {
   }
 }
 
+// One warp per output row; each lane reads 8 weights (16 bytes) at a time and the
+// matching 8 values of every token's activations.
+template <int kTokens, typename Out>
+__global__ void GemvBf16Kernel(const __nv_bfloat16* __restrict__ x,
+                               const __nv_bfloat16* __restrict__ w, int m, int k,
+                               Out* __restrict__ y) {
+  const int warps = blockDim.x / 32;
+  const int row = blockIdx.x * warps + threadIdx.x / 32;
+  const int lane = threadIdx.x % 32;
+  if (row >= m) return;
+  const uint4* w_row = reinterpret_cast<const uint4*>(w + static_cast<int64_t>(row) * k);
+  const int chunks = k / 8;
+  float acc[kTokens];
+#pragma unroll
+  for (int t = 0; t < kTokens; ++t) acc[t] = 0.0f;
+#pragma unroll 4
+  for (int c = lane; c < chunks; c += 32) {
+    const uint4 wv = __ldg(w_row + c);
+    const __nv_bfloat162* wp = reinterpret_cast<const __nv_bfloat162*>(&wv);
+    float2 wf[4];
+#pragma unroll
+    for (int j = 0; j < 4; ++j) wf[j] = __bfloat1622float2(wp[j]);
+#pragma unroll
+    for (int t = 0; t < kTokens; ++t) {
+      const uint4 xv = __ldg(reinterpret_cast<const uint4*>(x + static_cast<int64_t>(t) * k) + c);
+      const __nv_bfloat162* xp = reinterpret_cast<const __nv_bfloat162*>(&xv);
+#pragma unroll
+      for (int j = 0; j < 4; ++j) {
+        const float2 xf = __bfloat1622float2(xp[j]);
+        acc[t] = fmaf(wf[j].x, xf.x, acc[t]);
+        acc[t] = fmaf(wf[j].y, xf.y, acc[t]);
+      }
+    }
+  }
+#pragma unroll
+  for (int t = 0; t < kTokens; ++t) {
+    const float sum = WarpSum(acc[t]);
+    if (lane == 0) {
+      if constexpr (std::is_same_v<Out, float>) {
+        y[static_cast<int64_t>(t) * m + row] = sum;
+      } else {
+        y[static_cast<int64_t>(t) * m + row] = __float2bfloat16_rn(sum);
+      }
+    }
+  }
+}
+
+template <int kTokens>
+void LaunchGemv(const __nv_bfloat16* x, const __nv_bfloat16* w, int m, int k, void* y, bool y_f32,
+                cudaStream_t stream) {
+  constexpr int kWarps = 4;
+  const int blocks = (m + kWarps - 1) / kWarps;
+  if (y_f32) {
+    GemvBf16Kernel<kTokens, float>
+        <<<blocks, 32 * kWarps, 0, stream>>>(x, w, m, k, static_cast<float*>(y));
+  } else {
+    GemvBf16Kernel<kTokens, __nv_bfloat16>
+        <<<blocks, 32 * kWarps, 0, stream>>>(x, w, m, k, static_cast<__nv_bfloat16*>(y));
+  }
+}
+
 template <typename T>
 __global__ void GatherRowsKernel(const T* src, const int32_t* rows, int dim, T* dst) {
   const int r = blockIdx.x;
@@ -270,11 +382,17 @@ void EmbeddingGather(const int32_t* ids, int n, const T* table, int64_t vocab_be
 }
 
 template <typename T>
-void AddRmsNorm(T* residual, const T* add, const float* weight, int n, int dim, float eps, T* out,
-                cudaStream_t stream) {
+void AddRmsNorm(float* residual, const T* add, bool accumulate, const float* weight, int n, int dim,
+                float eps, T* out, cudaStream_t stream) {
   if (n == 0) return;
   const int threads = dim >= 4096 ? 1024 : (dim >= 1024 ? 512 : 128);
-  AddRmsNormKernel<T><<<n, threads, 0, stream>>>(residual, add, weight, dim, eps, out);
+  AddRmsNormKernel<T><<<n, threads, 0, stream>>>(residual, add, accumulate, weight, dim, eps, out);
+}
+
+void ArgmaxLogprob(const float* logits, int rows, int world, int slice, int32_t* ids,
+                   float* logprobs, cudaStream_t stream) {
+  if (rows == 0) return;
+  ArgmaxLogprobKernel<<<rows, 1024, 0, stream>>>(logits, rows, world, slice, ids, logprobs);
 }
 
 template <typename T>
@@ -321,6 +439,39 @@ void SiluMul(const T* gate_up, int n, int width, T* out, cudaStream_t stream) {
   SiluMulKernel<T><<<Blocks(total, 256), 256, 0, stream>>>(gate_up, n, width, out);
 }
 
+bool GemvBf16(const __nv_bfloat16* x, int n, const __nv_bfloat16* w, int m, int k, void* y,
+              bool y_f32, cudaStream_t stream) {
+  const auto aligned = [](const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; };
+  if (n < 1 || n > kMaxGemvTokens || k % 8 != 0 || !aligned(x) || !aligned(w)) return false;
+  switch (n) {
+    case 1:
+      LaunchGemv<1>(x, w, m, k, y, y_f32, stream);
+      break;
+    case 2:
+      LaunchGemv<2>(x, w, m, k, y, y_f32, stream);
+      break;
+    case 3:
+      LaunchGemv<3>(x, w, m, k, y, y_f32, stream);
+      break;
+    case 4:
+      LaunchGemv<4>(x, w, m, k, y, y_f32, stream);
+      break;
+    case 5:
+      LaunchGemv<5>(x, w, m, k, y, y_f32, stream);
+      break;
+    case 6:
+      LaunchGemv<6>(x, w, m, k, y, y_f32, stream);
+      break;
+    case 7:
+      LaunchGemv<7>(x, w, m, k, y, y_f32, stream);
+      break;
+    default:
+      LaunchGemv<8>(x, w, m, k, y, y_f32, stream);
+      break;
+  }
+  return true;
+}
+
 template <typename T>
 void GatherRows(const T* src, const int32_t* rows, int count, int dim, T* dst,
                 cudaStream_t stream) {
@@ -343,7 +494,8 @@ void ConvertFromFloat(const float* in, size_t count, T* out, cudaStream_t stream
 #define DSM_INSTANTIATE(T)                                                                       \
   template void EmbeddingGather<T>(const int32_t*, int, const T*, int64_t, int64_t, int, T*,     \
                                    cudaStream_t);                                                \
-  template void AddRmsNorm<T>(T*, const T*, const float*, int, int, float, T*, cudaStream_t);    \
+  template void AddRmsNorm<T>(float*, const T*, bool, const float*, int, int, float, T*,         \
+                              cudaStream_t);                                                     \
   template void RopeStoreKv<T>(const T*, int, const int32_t*, const int64_t*, const float*,      \
                                const float*, int, int, int, T*, T*, T*, cudaStream_t);           \
   template void PagedAttention<T>(const T*, int, const int32_t*, const int32_t*, const int32_t*, \

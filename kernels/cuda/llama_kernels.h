@@ -16,11 +16,19 @@ template <typename T>
 void EmbeddingGather(const int32_t* ids, int n, const T* table, int64_t vocab_begin,
                      int64_t vocab_local, int hidden, T* out, cudaStream_t stream);
 
-// If `add` is non-null, residual += add first (in place, rounded to T). Then
-// out = residual / rms(residual) * weight, per row of `dim`.
+// The residual stream stays f32 in both precisions (bf16 mode rounds only what the
+// GEMMs and attention read): with `add`, residual = residual + add (accumulate) or
+// residual = add (the embedding, !accumulate) first. Then out = residual / rms(residual)
+// * weight, rounded to T, per row of `dim`.
 template <typename T>
-void AddRmsNorm(T* residual, const T* add, const float* weight, int n, int dim, float eps, T* out,
-                cudaStream_t stream);
+void AddRmsNorm(float* residual, const T* add, bool accumulate, const float* weight, int n, int dim,
+                float eps, T* out, cudaStream_t stream);
+
+// Greedy sampling on the device: per row, the index of the largest logit (the lowest
+// index among ties, as std::max_element) and its log-softmax. Row r's logits are the
+// `world` slices logits[(w * rows + r) * slice ...] of an all-gather, in rank order.
+void ArgmaxLogprob(const float* logits, int rows, int world, int slice, int32_t* ids,
+                   float* logprobs, cudaStream_t stream);
 
 // For each token t: rotates its q heads and k heads by RoPE at positions[t] (cos/sin
 // tables [max_positions, head_dim / 2]), writes q to q_out [n, heads * head_dim] and
@@ -53,6 +61,14 @@ void PagedAttention(const T* q, int n, const int32_t* positions, const int32_t* 
 // gate_up rows are [gate (width) | up (width)]; out = silu(gate) * up.
 template <typename T>
 void SiluMul(const T* gate_up, int n, int width, T* out, cudaStream_t stream);
+
+// y[n, m] = x[n, k] · W[m, k]ᵀ for bf16 x and W and few tokens (n <= kMaxGemvTokens),
+// fp32 accumulation, y bf16 or f32: decode is a stream over the weights, and one warp
+// per output row with 16-byte loads reads them near the memory bandwidth. Needs k % 8
+// == 0 and 16-byte aligned rows; returns false (nothing launched) otherwise.
+constexpr int kMaxGemvTokens = 8;
+bool GemvBf16(const __nv_bfloat16* x, int n, const __nv_bfloat16* w, int m, int k, void* y,
+              bool y_f32, cudaStream_t stream);
 
 // dst[r] = src[rows[r]] for `count` rows of `dim` elements.
 template <typename T>

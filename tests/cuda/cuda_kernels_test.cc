@@ -8,6 +8,7 @@
 #include <cuda_runtime.h>
 
 #include <cmath>
+#include <cstring>
 #include <numeric>
 #include <random>
 #include <vector>
@@ -43,7 +44,9 @@ std::vector<float> RoundBf16(std::vector<float> v) {
 template <typename T>
 class Device {
  public:
-  explicit Device(size_t n) : n_(n) { EXPECT_EQ(cudaMalloc(&ptr_, std::max<size_t>(1, n) * sizeof(T)), cudaSuccess); }
+  explicit Device(size_t n) : n_(n) {
+    EXPECT_EQ(cudaMalloc(&ptr_, std::max<size_t>(1, n) * sizeof(T)), cudaSuccess);
+  }
   explicit Device(const std::vector<float>& host) : Device(host.size()) { Upload(host); }
   ~Device() { cudaFree(ptr_); }
   void Upload(const std::vector<float>& host) {
@@ -133,21 +136,28 @@ TYPED_TEST(CudaKernelsTest, AddRmsNorm) {
   using T = TypeParam;
   for (int dim : {64, 4096}) {
     const int n = 5;
-    std::vector<float> x = this->In(Random(n * dim, 1, 2.0f)), add = this->In(Random(n * dim, 2));
+    // The residual stream is f32 in both precisions; the addend and output are T.
+    std::vector<float> x = Random(n * dim, 1, 2.0f), add = this->In(Random(n * dim, 2));
     std::vector<float> weight = Random(dim, 3);
-    Device<T> residual(x), addend(add), out(n * dim);
-    Device<float> w(weight);
-    cuda::AddRmsNorm<T>(residual.get(), addend.get(), w.get(), n, dim, 1e-6f, out.get(), nullptr);
+    Device<float> residual(x), w(weight);
+    Device<T> addend(add), out(n * dim);
+    cuda::AddRmsNorm<T>(residual.get(), addend.get(), /*accumulate=*/true, w.get(), n, dim, 1e-6f,
+                        out.get(), nullptr);
     std::vector<float> sum = x;
     AddInPlace(sum.data(), add.data(), sum.size());
-    sum = this->In(sum);
     std::vector<float> expected(n * dim);
     RmsNorm(sum.data(), weight.data(), n, dim, 1e-6f, expected.data());
-    ExpectClose<T>(residual.Download(), sum, "residual");
+    ExpectClose<float>(residual.Download(), sum, "residual");
     ExpectClose<T>(out.Download(), expected, "normed");
     // Without an addend: a plain RMSNorm, residual untouched.
-    cuda::AddRmsNorm<T>(residual.get(), nullptr, w.get(), n, dim, 1e-6f, out.get(), nullptr);
+    cuda::AddRmsNorm<T>(residual.get(), nullptr, true, w.get(), n, dim, 1e-6f, out.get(), nullptr);
     ExpectClose<T>(out.Download(), expected, "normed again");
+    // Replacing (the embedding starts the stream): residual = add.
+    cuda::AddRmsNorm<T>(residual.get(), addend.get(), /*accumulate=*/false, w.get(), n, dim, 1e-6f,
+                        out.get(), nullptr);
+    RmsNorm(add.data(), weight.data(), n, dim, 1e-6f, expected.data());
+    EXPECT_EQ(residual.Download(), add);
+    ExpectClose<T>(out.Download(), expected, "normed embedding");
   }
 }
 
@@ -289,8 +299,8 @@ TYPED_TEST(CudaKernelsTest, CublasLtGemm) {
     std::vector<float> x = this->In(Random(n * k, 40 + n)), w = this->In(Random(m * k, 41, 0.1f));
     std::vector<float> expected(n * m);
     ThreadPool pool(2);
-    MatMul(pool, x.data(), n, WeightMatrix{w.data(), DType::kF32, static_cast<size_t>(m),
-                                           static_cast<size_t>(k)},
+    MatMul(pool, x.data(), n,
+           WeightMatrix{w.data(), DType::kF32, static_cast<size_t>(m), static_cast<size_t>(k)},
            expected.data());
     Device<T> dx(x), dw(w), dy(n * m);
     Device<float> logits(n * m);
@@ -301,6 +311,61 @@ TYPED_TEST(CudaKernelsTest, CublasLtGemm) {
             .ok());
     // f32 output: only the accumulation order differs from the CPU.
     ExpectClose<float>(logits.Download(), expected, "logits n=" + std::to_string(n));
+  }
+}
+
+// The decode GEMV (bf16, 1..8 tokens) against the CPU MatMul of the same values.
+TEST(CudaGemvTest, MatchesTheCpuForEveryTokenCount) {
+  DSM_REQUIRE_CUDA_DEVICES(1);
+  const int m = 300, k = 1024;
+  std::vector<float> w = RoundBf16(Random(m * k, 60, 0.05f));
+  ThreadPool pool(2);
+  for (int n = 1; n <= cuda::kMaxGemvTokens; ++n) {
+    std::vector<float> x = RoundBf16(Random(n * k, 61 + n));
+    std::vector<float> expected(n * m);
+    MatMul(pool, x.data(), n,
+           WeightMatrix{w.data(), DType::kF32, static_cast<size_t>(m), static_cast<size_t>(k)},
+           expected.data());
+    Device<__nv_bfloat16> dx(x), dw(w), dy(n * m);
+    Device<float> df(n * m);
+    ASSERT_TRUE(cuda::GemvBf16(dx.get(), n, dw.get(), m, k, dy.get(), false, nullptr));
+    ASSERT_TRUE(cuda::GemvBf16(dx.get(), n, dw.get(), m, k, df.get(), true, nullptr));
+    ExpectClose<__nv_bfloat16>(dy.Download(), expected, "gemv n=" + std::to_string(n));
+    ExpectClose<float>(df.Download(), expected, "gemv f32 n=" + std::to_string(n));
+  }
+  // Shapes it cannot take are declined, not mis-computed.
+  Device<__nv_bfloat16> x(9 * k), y(9 * m), w9(m * k);
+  EXPECT_FALSE(cuda::GemvBf16(x.get(), 9, w9.get(), m, k, y.get(), false, nullptr));
+  EXPECT_FALSE(cuda::GemvBf16(x.get(), 1, w9.get(), m, k - 4, y.get(), false, nullptr));
+}
+
+// Device greedy sampling over an all-gathered logits layout equals std::max_element and
+// the log-softmax on the host, ties going to the lowest id.
+TEST(CudaArgmaxTest, MatchesTheHostOverGatheredSlices) {
+  DSM_REQUIRE_CUDA_DEVICES(1);
+  const int rows = 3, world = 2, slice = 5000, vocab = world * slice;
+  std::vector<float> logits = Random(rows * vocab, 50, 8.0f);  // [world, rows, slice]
+  // Row 1: a tie between ids 7000 and 9000 (both in rank 1's slice) -> 7000.
+  auto at = [&](int r, int v) -> float& {
+    return logits[((v / slice) * rows + r) * slice + v % slice];
+  };
+  at(1, 7000) = 100.0f;
+  at(1, 9000) = 100.0f;
+  Device<float> device(logits);
+  Device<float> out(2 * rows);  // ids (as int32 bits) then logprobs
+  int32_t* ids = reinterpret_cast<int32_t*>(out.get());
+  cuda::ArgmaxLogprob(device.get(), rows, world, slice, ids, out.get() + rows, nullptr);
+  std::vector<float> got = out.Download();
+  for (int r = 0; r < rows; ++r) {
+    std::vector<float> row(vocab);
+    for (int v = 0; v < vocab; ++v) row[v] = at(r, v);
+    const int expected = std::max_element(row.begin(), row.end()) - row.begin();
+    double sum = 0;
+    for (float x : row) sum += std::exp(static_cast<double>(x) - row[expected]);
+    int32_t id;
+    std::memcpy(&id, &got[r], 4);
+    EXPECT_EQ(id, expected) << "row " << r;
+    EXPECT_NEAR(got[rows + r], -std::log(sum), 1e-5) << "row " << r;
   }
 }
 

@@ -39,14 +39,17 @@ absl::StatusOr<std::unique_ptr<CpuExecutor>> CpuExecutor::Create(const ExecutorO
       std::make_unique<ThreadPool>(options.threads > 0 ? options.threads : DefaultThreadCount());
   executor->kv_cache_ = std::make_unique<KvCache>(
       config.num_hidden_layers, num_blocks, options.kv_block_size, local.kv_heads, config.head_dim);
-  executor->model_ =
-      std::make_unique<LlamaModel>(config, shard, *std::move(weights), executor->kv_cache_.get(),
-                                   comm, executor->pool_.get());
+  executor->model_ = std::make_unique<LlamaModel>(
+      config, shard, *std::move(weights), executor->kv_cache_.get(), comm, executor->pool_.get());
   return executor;
 }
 
-absl::StatusOr<std::vector<float>> CpuExecutor::Forward(std::span<const SequenceInput> batch) {
-  return model_->Forward(batch);
+absl::StatusOr<StepOutput> CpuExecutor::Forward(std::span<const SequenceInput> batch) {
+  absl::StatusOr<std::vector<float>> logits = model_->Forward(batch);
+  if (!logits.ok()) return logits.status();
+  StepOutput output;
+  output.logits = *std::move(logits);
+  return output;
 }
 
 ExecutorInfo CpuExecutor::Info() const {

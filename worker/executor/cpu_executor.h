@@ -23,7 +23,8 @@ class CpuExecutor : public ModelExecutor {
                                                              const Checkpoint& checkpoint,
                                                              Communicator* comm);
 
-  absl::StatusOr<std::vector<float>> Forward(std::span<const SequenceInput> batch) override;
+  // Always full logits (sampling on the host keeps the CPU path exact).
+  absl::StatusOr<StepOutput> Forward(std::span<const SequenceInput> batch) override;
   ExecutorInfo Info() const override;
   const ModelConfig& config() const override { return model_->config(); }
 

@@ -28,11 +28,12 @@ struct ExecutorOptions {
   int64_t kv_cache_bytes = int64_t{1} << 30;
 
   // CUDA backend.
-  int cuda_device = -1;                // -1: the rank's index among the visible devices
-  double gpu_memory_fraction = 0.9;    // of the device's memory, for weights + buffers + KV
+  int cuda_device = -1;                 // -1: the rank's index among the visible devices
+  double gpu_memory_fraction = 0.9;     // of the device's memory, for weights + buffers + KV
   std::string cuda_precision = "bf16";  // "bf16" (activations + KV) or "fp32" (exact)
-  int max_step_tokens = 8192;          // activation buffers reserved for this many tokens
-  bool cuda_graphs = true;             // replay captured decode steps
+  int max_step_tokens = 8192;           // activation buffers reserved for this many tokens
+  bool cuda_graphs = true;              // replay captured decode steps
+  bool custom_gemv = true;              // bf16: own GEMV kernel for steps of <= 8 tokens
 };
 
 struct ExecutorInfo {
@@ -45,14 +46,24 @@ struct ExecutorInfo {
   size_t kv_num_blocks = 0;
 };
 
+// What a step returns for its sequences with want_logits (its rows).
+struct StepOutput {
+  // Full-vocab f32 logits [rows, vocab]; empty when every row is greedy_only and the
+  // executor filled `greedy_ids` instead.
+  std::vector<float> logits;
+  // Per row, when the executor sampled greedily itself: the argmax and its log-softmax.
+  std::vector<int32_t> greedy_ids;
+  std::vector<float> greedy_logprobs;
+};
+
 class ModelExecutor {
  public:
   virtual ~ModelExecutor() = default;
 
   // Runs the batch (already validated with ValidateStepBatch) and writes K/V of every
-  // token into the cache. Returns full-vocab f32 logits [sequences with want_logits,
-  // vocab] in batch order on rank 0; other ranks may return an empty vector.
-  virtual absl::StatusOr<std::vector<float>> Forward(std::span<const SequenceInput> batch) = 0;
+  // token into the cache. Returns, on rank 0, one row per sequence with want_logits in
+  // batch order; other ranks may return nothing.
+  virtual absl::StatusOr<StepOutput> Forward(std::span<const SequenceInput> batch) = 0;
 
   virtual ExecutorInfo Info() const = 0;
   virtual const ModelConfig& config() const = 0;

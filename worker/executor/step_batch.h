@@ -17,6 +17,9 @@ struct SequenceInput {
   int64_t start_position = 0;
   std::span<const int32_t> block_table;  // covers [0, start_position + token_ids.size())
   bool want_logits = false;              // logits after the last token
+  // With want_logits: the caller only needs the greedy token and its logprob, which an
+  // executor may compute where the logits are (the GPU) instead of returning the row.
+  bool greedy_only = false;
 };
 
 // Checks ids, positions and block tables against the model and a KV pool of
