@@ -1,5 +1,6 @@
 #include <cuda_bf16.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <type_traits>
 
@@ -62,12 +63,30 @@ __global__ void EmbeddingGatherKernel(const int32_t* ids, const T* table, int64_
   }
 }
 
+// One block per row; each thread keeps its (up to kCached) values in registers between
+// the sum of squares and the scaling, so the row is read once.
 template <typename T>
 __global__ void AddRmsNormKernel(float* residual, const T* add, bool accumulate,
                                  const float* weight, int dim, float eps, T* out) {
+  constexpr int kCached = 16;
   const int64_t base = static_cast<int64_t>(blockIdx.x) * dim;
+  float cached[kCached];
   float sum_sq = 0.0f;
-  for (int i = threadIdx.x; i < dim; i += blockDim.x) {
+#pragma unroll
+  for (int j = 0; j < kCached; ++j) {
+    const int i = threadIdx.x + j * blockDim.x;
+    float v = 0.0f;
+    if (i < dim) {
+      v = residual[base + i];
+      if (add != nullptr) {
+        v = accumulate ? v + ToFloat(add[base + i]) : ToFloat(add[base + i]);
+        residual[base + i] = v;
+      }
+    }
+    cached[j] = v;
+    sum_sq += v * v;
+  }
+  for (int i = threadIdx.x + kCached * blockDim.x; i < dim; i += blockDim.x) {
     float v = residual[base + i];
     if (add != nullptr) {
       v = accumulate ? v + ToFloat(add[base + i]) : ToFloat(add[base + i]);
@@ -76,7 +95,12 @@ __global__ void AddRmsNormKernel(float* residual, const T* add, bool accumulate,
     sum_sq += v * v;
   }
   const float inv_rms = rsqrtf(BlockSum(sum_sq) / dim + eps);
-  for (int i = threadIdx.x; i < dim; i += blockDim.x) {
+#pragma unroll
+  for (int j = 0; j < kCached; ++j) {
+    const int i = threadIdx.x + j * blockDim.x;
+    if (i < dim) out[base + i] = FromFloat<T>(cached[j] * inv_rms * weight[i]);
+  }
+  for (int i = threadIdx.x + kCached * blockDim.x; i < dim; i += blockDim.x) {
     out[base + i] = FromFloat<T>(residual[base + i] * inv_rms * weight[i]);
   }
 }
@@ -130,33 +154,34 @@ __global__ void ArgmaxLogprobKernel(const float* logits, int rows, int world, in
   }
 }
 
+// One block per (token, head of q or k): rotates the head's pairs; k heads also store
+// their k and v into the cache slot.
 template <typename T>
 __global__ void RopeStoreKvKernel(const T* qkv, const int32_t* positions, const int64_t* slots,
                                   const float* cos_table, const float* sin_table, int heads,
                                   int kv_heads, int head_dim, T* q_out, T* k_cache, T* v_cache) {
-  const int t = blockIdx.x;
+  const int t = blockIdx.x, head = blockIdx.y;
   const int half = head_dim / 2;
   const int q_width = heads * head_dim, kv_width = kv_heads * head_dim;
   const T* row = qkv + static_cast<int64_t>(t) * (q_width + 2 * kv_width);
   const float* c = cos_table + static_cast<int64_t>(positions[t]) * half;
   const float* s = sin_table + static_cast<int64_t>(positions[t]) * half;
-  const int64_t slot = slots[t];
-  T* k_dst = k_cache + slot * kv_width;
-  T* v_dst = v_cache + slot * kv_width;
-  const int pairs = (heads + kv_heads) * half;
-  for (int p = threadIdx.x; p < pairs; p += blockDim.x) {
-    const int head = p / half, i = p % half;
-    const bool is_q = head < heads;
-    const int offset = is_q ? head * head_dim : q_width + (head - heads) * head_dim;
+  const bool is_q = head < heads;
+  const int kv_head = head - heads;
+  const T* src = row + (is_q ? head * head_dim : q_width + kv_head * head_dim);
+  T* dst = is_q ? q_out + static_cast<int64_t>(t) * q_width + head * head_dim
+                : k_cache + slots[t] * kv_width + kv_head * head_dim;
+  for (int i = threadIdx.x; i < half; i += blockDim.x) {
     float a, b;
-    cuda_math::RopeRotate(ToFloat(row[offset + i]), ToFloat(row[offset + i + half]), c[i], s[i], &a,
-                          &b);
-    T* dst = is_q ? q_out + static_cast<int64_t>(t) * q_width + head * head_dim
-                  : k_dst + (head - heads) * head_dim;
+    cuda_math::RopeRotate(ToFloat(src[i]), ToFloat(src[i + half]), c[i], s[i], &a, &b);
     dst[i] = FromFloat<T>(a);
     dst[i + half] = FromFloat<T>(b);
   }
-  for (int i = threadIdx.x; i < kv_width; i += blockDim.x) v_dst[i] = row[q_width + kv_width + i];
+  if (!is_q) {
+    const T* v = row + q_width + kv_width + kv_head * head_dim;
+    T* v_dst = v_cache + slots[t] * kv_width + kv_head * head_dim;
+    for (int i = threadIdx.x; i < head_dim; i += blockDim.x) v_dst[i] = v[i];
+  }
 }
 
 constexpr int kAttentionWarps = 4;
@@ -277,64 +302,85 @@ __global__ void SiluMulKernel(const T* gate_up, int64_t n, int width, T* out) {
   }
 }
 
-// One warp per output row; each lane reads 8 weights (16 bytes) at a time and the
-// matching 8 values of every token's activations.
-template <int kTokens, typename Out>
+// kSplit warps per output row, each over a kSplit-th of k; each lane reads 8 weights
+// (16 bytes) at a time and the matching 8 values of every token's activations. Splitting
+// k keeps enough loads in flight when a matrix has few rows (o_proj, down_proj).
+template <int kTokens, int kSplit, typename Out>
 __global__ void GemvBf16Kernel(const __nv_bfloat16* __restrict__ x,
                                const __nv_bfloat16* __restrict__ w, int m, int k,
                                Out* __restrict__ y) {
-  const int warps = blockDim.x / 32;
-  const int row = blockIdx.x * warps + threadIdx.x / 32;
-  const int lane = threadIdx.x % 32;
-  if (row >= m) return;
-  const uint4* w_row = reinterpret_cast<const uint4*>(w + static_cast<int64_t>(row) * k);
+  constexpr int kWarps = 4, kRowsPerBlock = kWarps / kSplit;
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  const int row = blockIdx.x * kRowsPerBlock + warp / kSplit;
+  const int part = warp % kSplit;
   const int chunks = k / 8;
   float acc[kTokens];
 #pragma unroll
   for (int t = 0; t < kTokens; ++t) acc[t] = 0.0f;
+  if (row < m) {
+    const uint4* w_row = reinterpret_cast<const uint4*>(w + static_cast<int64_t>(row) * k);
 #pragma unroll 4
-  for (int c = lane; c < chunks; c += 32) {
-    const uint4 wv = __ldg(w_row + c);
-    const __nv_bfloat162* wp = reinterpret_cast<const __nv_bfloat162*>(&wv);
-    float2 wf[4];
+    for (int c = part * 32 + lane; c < chunks; c += 32 * kSplit) {
+      const uint4 wv = __ldg(w_row + c);
+      const __nv_bfloat162* wp = reinterpret_cast<const __nv_bfloat162*>(&wv);
+      float2 wf[4];
 #pragma unroll
-    for (int j = 0; j < 4; ++j) wf[j] = __bfloat1622float2(wp[j]);
+      for (int j = 0; j < 4; ++j) wf[j] = __bfloat1622float2(wp[j]);
 #pragma unroll
-    for (int t = 0; t < kTokens; ++t) {
-      const uint4 xv = __ldg(reinterpret_cast<const uint4*>(x + static_cast<int64_t>(t) * k) + c);
-      const __nv_bfloat162* xp = reinterpret_cast<const __nv_bfloat162*>(&xv);
+      for (int t = 0; t < kTokens; ++t) {
+        const uint4 xv = __ldg(reinterpret_cast<const uint4*>(x + static_cast<int64_t>(t) * k) + c);
+        const __nv_bfloat162* xp = reinterpret_cast<const __nv_bfloat162*>(&xv);
 #pragma unroll
-      for (int j = 0; j < 4; ++j) {
-        const float2 xf = __bfloat1622float2(xp[j]);
-        acc[t] = fmaf(wf[j].x, xf.x, acc[t]);
-        acc[t] = fmaf(wf[j].y, xf.y, acc[t]);
+        for (int j = 0; j < 4; ++j) {
+          const float2 xf = __bfloat1622float2(xp[j]);
+          acc[t] = fmaf(wf[j].x, xf.x, acc[t]);
+          acc[t] = fmaf(wf[j].y, xf.y, acc[t]);
+        }
       }
     }
   }
+  __shared__ float partial[kWarps][kTokens];
 #pragma unroll
   for (int t = 0; t < kTokens; ++t) {
     const float sum = WarpSum(acc[t]);
-    if (lane == 0) {
-      if constexpr (std::is_same_v<Out, float>) {
-        y[static_cast<int64_t>(t) * m + row] = sum;
-      } else {
-        y[static_cast<int64_t>(t) * m + row] = __float2bfloat16_rn(sum);
-      }
-    }
+    if (lane == 0) partial[warp][t] = sum;
+  }
+  __syncthreads();
+  if (row >= m || part != 0 || lane >= kTokens) return;
+  float sum = 0.0f;
+#pragma unroll
+  for (int p = 0; p < kSplit; ++p) sum += partial[warp + p][lane];
+  if constexpr (std::is_same_v<Out, float>) {
+    y[static_cast<int64_t>(lane) * m + row] = sum;
+  } else {
+    y[static_cast<int64_t>(lane) * m + row] = __float2bfloat16_rn(sum);
   }
 }
 
+template <int kTokens, int kSplit>
+void LaunchGemvSplit(const __nv_bfloat16* x, const __nv_bfloat16* w, int m, int k, void* y,
+                     bool y_f32, cudaStream_t stream) {
+  constexpr int kRowsPerBlock = 4 / kSplit;
+  const int blocks = (m + kRowsPerBlock - 1) / kRowsPerBlock;
+  if (y_f32) {
+    GemvBf16Kernel<kTokens, kSplit, float>
+        <<<blocks, 128, 0, stream>>>(x, w, m, k, static_cast<float*>(y));
+  } else {
+    GemvBf16Kernel<kTokens, kSplit, __nv_bfloat16>
+        <<<blocks, 128, 0, stream>>>(x, w, m, k, static_cast<__nv_bfloat16*>(y));
+  }
+}
+
+// Fewer than ~16k rows: split k over 2 or 4 warps per row.
 template <int kTokens>
 void LaunchGemv(const __nv_bfloat16* x, const __nv_bfloat16* w, int m, int k, void* y, bool y_f32,
                 cudaStream_t stream) {
-  constexpr int kWarps = 4;
-  const int blocks = (m + kWarps - 1) / kWarps;
-  if (y_f32) {
-    GemvBf16Kernel<kTokens, float>
-        <<<blocks, 32 * kWarps, 0, stream>>>(x, w, m, k, static_cast<float*>(y));
+  if (m <= 8192 && k >= 2048) {
+    LaunchGemvSplit<kTokens, 4>(x, w, m, k, y, y_f32, stream);
+  } else if (m <= 16384 && k >= 1024) {
+    LaunchGemvSplit<kTokens, 2>(x, w, m, k, y, y_f32, stream);
   } else {
-    GemvBf16Kernel<kTokens, __nv_bfloat16>
-        <<<blocks, 32 * kWarps, 0, stream>>>(x, w, m, k, static_cast<__nv_bfloat16*>(y));
+    LaunchGemvSplit<kTokens, 1>(x, w, m, k, y, y_f32, stream);
   }
 }
 
@@ -385,7 +431,10 @@ template <typename T>
 void AddRmsNorm(float* residual, const T* add, bool accumulate, const float* weight, int n, int dim,
                 float eps, T* out, cudaStream_t stream) {
   if (n == 0) return;
-  const int threads = dim >= 4096 ? 1024 : (dim >= 1024 ? 512 : 128);
+  // Many threads, few values each: a lone row (decode) is latency-bound, so its loads
+  // should all be in flight at once (256 threads with 16 values each took twice as long
+  // as 1024 with 4 on an H100).
+  const int threads = std::min(1024, std::max(32, (dim / 4 + 31) / 32 * 32));
   AddRmsNormKernel<T><<<n, threads, 0, stream>>>(residual, add, accumulate, weight, dim, eps, out);
 }
 
@@ -400,8 +449,9 @@ void RopeStoreKv(const T* qkv, int n, const int32_t* positions, const int64_t* s
                  const float* cos, const float* sin, int heads, int kv_heads, int head_dim,
                  T* q_out, T* k_cache, T* v_cache, cudaStream_t stream) {
   if (n == 0) return;
-  RopeStoreKvKernel<T><<<n, 256, 0, stream>>>(qkv, positions, slots, cos, sin, heads, kv_heads,
-                                              head_dim, q_out, k_cache, v_cache);
+  const int threads = head_dim / 2 >= 64 ? 64 : 32;
+  RopeStoreKvKernel<T><<<dim3(n, heads + kv_heads), threads, 0, stream>>>(
+      qkv, positions, slots, cos, sin, heads, kv_heads, head_dim, q_out, k_cache, v_cache);
 }
 
 template <typename T>

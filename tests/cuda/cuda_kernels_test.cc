@@ -317,23 +317,28 @@ TYPED_TEST(CudaKernelsTest, CublasLtGemm) {
 // The decode GEMV (bf16, 1..8 tokens) against the CPU MatMul of the same values.
 TEST(CudaGemvTest, MatchesTheCpuForEveryTokenCount) {
   DSM_REQUIRE_CUDA_DEVICES(1);
-  const int m = 300, k = 1024;
-  std::vector<float> w = RoundBf16(Random(m * k, 60, 0.05f));
   ThreadPool pool(2);
-  for (int n = 1; n <= cuda::kMaxGemvTokens; ++n) {
-    std::vector<float> x = RoundBf16(Random(n * k, 61 + n));
-    std::vector<float> expected(n * m);
-    MatMul(pool, x.data(), n,
-           WeightMatrix{w.data(), DType::kF32, static_cast<size_t>(m), static_cast<size_t>(k)},
-           expected.data());
-    Device<__nv_bfloat16> dx(x), dw(w), dy(n * m);
-    Device<float> df(n * m);
-    ASSERT_TRUE(cuda::GemvBf16(dx.get(), n, dw.get(), m, k, dy.get(), false, nullptr));
-    ASSERT_TRUE(cuda::GemvBf16(dx.get(), n, dw.get(), m, k, df.get(), true, nullptr));
-    ExpectClose<__nv_bfloat16>(dy.Download(), expected, "gemv n=" + std::to_string(n));
-    ExpectClose<float>(df.Download(), expected, "gemv f32 n=" + std::to_string(n));
+  // Shapes that take each k split (4, 2 and 1 warps per row).
+  for (auto [m, k] : {std::pair{300, 2048}, std::pair{300, 1024}, std::pair{20000, 256}}) {
+    std::vector<float> w = RoundBf16(Random(m * k, 60, 0.05f));
+    for (int n = 1; n <= cuda::kMaxGemvTokens; ++n) {
+      std::vector<float> x = RoundBf16(Random(n * k, 61 + n));
+      std::vector<float> expected(n * m);
+      MatMul(pool, x.data(), n,
+             WeightMatrix{w.data(), DType::kF32, static_cast<size_t>(m), static_cast<size_t>(k)},
+             expected.data());
+      Device<__nv_bfloat16> dx(x), dw(w), dy(n * m);
+      Device<float> df(n * m);
+      ASSERT_TRUE(cuda::GemvBf16(dx.get(), n, dw.get(), m, k, dy.get(), false, nullptr));
+      ASSERT_TRUE(cuda::GemvBf16(dx.get(), n, dw.get(), m, k, df.get(), true, nullptr));
+      const std::string what =
+          "gemv m=" + std::to_string(m) + " k=" + std::to_string(k) + " n=" + std::to_string(n);
+      ExpectClose<__nv_bfloat16>(dy.Download(), expected, what);
+      ExpectClose<float>(df.Download(), expected, what + " f32");
+    }
   }
   // Shapes it cannot take are declined, not mis-computed.
+  const int m = 300, k = 1024;
   Device<__nv_bfloat16> x(9 * k), y(9 * m), w9(m * k);
   EXPECT_FALSE(cuda::GemvBf16(x.get(), 9, w9.get(), m, k, y.get(), false, nullptr));
   EXPECT_FALSE(cuda::GemvBf16(x.get(), 1, w9.get(), m, k - 4, y.get(), false, nullptr));

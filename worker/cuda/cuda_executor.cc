@@ -269,7 +269,9 @@ class CudaExecutorImpl : public ModelExecutor {
     DSM_RETURN_IF_ERROR(host_logits_.Allocate(world * logits * 4, "logits"));
     DSM_RETURN_IF_ERROR(greedy_.Allocate(max_seqs_ * 8, "greedy tokens"));
     DSM_RETURN_IF_ERROR(host_greedy_.Allocate(max_seqs_ * 8, "greedy tokens"));
-    target_ctas_ = 4 * prop_.multiProcessorCount;
+    // Split attention fills about two waves: enough for long contexts, few partials to
+    // merge for short ones.
+    target_ctas_ = 2 * prop_.multiProcessorCount;
     DSM_RETURN_IF_ERROR(partials_.Allocate(2 * target_ctas_ * (d + 2) * 4, "attention partials"));
     // Step metadata: ids, positions, token_seq (int32 per token), logit rows (int32 per
     // sequence), slots (int64 per token), block tables (int32 per sequence and block).
