@@ -13,7 +13,7 @@ shared=${3:-$(cd "$(dirname "$0")/../.." && pwd)/../shared}
 rm -rf "$out"
 mkdir -p "$out/bin" "$out/lib" "$out/shared/models"
 binaries=("$build/bin/dsm" "$build/bin/dsm-worker" "$build/benchmarks/cuda_benchmark")
-for t in cuda_test cuda_kernels_test cuda_model_test cuda_kernel_math_test; do
+for t in cuda_test cuda_kernels_test cuda_model_test cuda_kernel_math_test nccl_communicator_test; do
   binaries+=("$build/tests/$t")
 done
 for b in "${binaries[@]}"; do

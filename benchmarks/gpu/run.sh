@@ -34,9 +34,9 @@ fi
 
 status=0
 : >"$out/gpu_tests.log"
-for t in cuda_test cuda_kernel_math_test cuda_kernels_test cuda_model_test; do
+for t in cuda_test cuda_kernel_math_test cuda_kernels_test cuda_model_test nccl_communicator_test; do
   echo "== $t" >>"$out/gpu_tests.log"
-  "$tests/$t" >>"$out/gpu_tests.log" 2>&1
+  timeout 300 "$tests/$t" >>"$out/gpu_tests.log" 2>&1
   rc=$?
   echo "$t: $([[ $rc -eq 0 ]] && echo ok || echo "FAILED (exit $rc)")"
   [[ $rc -eq 0 ]] || status=1

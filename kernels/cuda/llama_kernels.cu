@@ -185,6 +185,7 @@ __global__ void RopeStoreKvKernel(const T* qkv, const int32_t* positions, const 
 }
 
 constexpr int kAttentionWarps = 4;
+constexpr int kMaxAttentionSplits = 16;
 
 // One thread block per (head, token, split); each warp walks every kAttentionWarps-th key
 // of the split's range with an online softmax; the warps merge in shared memory.
@@ -192,7 +193,7 @@ template <typename T, int kDimsPerLane>
 __global__ void PagedAttentionKernel(const T* q, const int32_t* positions, const int32_t* token_seq,
                                      const int32_t* block_tables, const T* k_cache,
                                      const T* v_cache, AttentionShape shape, int splits,
-                                     float* partials, T* out) {
+                                     float* partials, int* counters, T* out) {
   const int h = blockIdx.x, t = blockIdx.y, split = blockIdx.z;
   const int d = shape.head_dim;
   const int kvh = h / (shape.heads / shape.kv_heads);
@@ -271,24 +272,32 @@ __global__ void PagedAttentionKernel(const T* q, const int32_t* positions, const
     dst[0] = max;
     dst[1] = sum;
   }
-}
-
-template <typename T>
-__global__ void MergeSplitsKernel(const float* partials, int heads, int d, int splits, T* out) {
-  const int h = blockIdx.x, t = blockIdx.y;
-  const int64_t row = static_cast<int64_t>(t) * heads + h;
+  // The last of the query's split blocks to finish merges every partial (no second
+  // kernel), then re-arms the counter for the next launch.
+  __shared__ bool last;
+  __threadfence();
+  __syncthreads();
+  if (threadIdx.x == 0) last = atomicAdd(&counters[row], 1) == splits - 1;
+  __syncthreads();
+  if (!last) return;
+  __threadfence();
+  __shared__ float merged[kMaxAttentionSplits * (2 + 32 * kDimsPerLane)];
   const float* base = partials + row * splits * (d + 2);
-  extern __shared__ float stats[];  // maxes[splits], sums[splits]
+  for (int e = threadIdx.x; e < splits * (d + 2); e += blockDim.x) merged[e] = __ldcg(base + e);
+  __syncthreads();
+  __shared__ float stats[2 * kMaxAttentionSplits];
   for (int s = threadIdx.x; s < splits; s += blockDim.x) {
-    stats[s] = base[s * (d + 2)];
-    stats[splits + s] = base[s * (d + 2) + 1];
+    stats[s] = merged[s * (d + 2)];
+    stats[kMaxAttentionSplits + s] = merged[s * (d + 2) + 1];
   }
   __syncthreads();
   for (int i = threadIdx.x; i < d; i += blockDim.x) {
     float value;
-    cuda_math::MergeSoftmaxPartials(splits, stats, stats + splits, base + 2, d + 2, i, &value);
+    cuda_math::MergeSoftmaxPartials(splits, stats, stats + kMaxAttentionSplits, merged + 2, d + 2,
+                                    i, &value);
     out[row * d + i] = FromFloat<T>(value);
   }
+  if (threadIdx.x == 0) counters[row] = 0;
 }
 
 template <typename T>
@@ -457,28 +466,28 @@ void RopeStoreKv(const T* qkv, int n, const int32_t* positions, const int64_t* s
 template <typename T>
 void PagedAttention(const T* q, int n, const int32_t* positions, const int32_t* token_seq,
                     const int32_t* block_tables, const T* k_cache, const T* v_cache,
-                    const AttentionShape& shape, int splits, float* partials, T* out,
+                    const AttentionShape& shape, int splits, float* partials, int* counters, T* out,
                     cudaStream_t stream) {
   if (n == 0) return;
+  splits = std::clamp(splits, 1, kMaxAttentionSplits);
   const dim3 grid(shape.heads, n, splits);
   const int threads = 32 * kAttentionWarps;
-  float* p = splits > 1 ? partials : nullptr;
   if (shape.head_dim <= 32) {
-    PagedAttentionKernel<T, 1><<<grid, threads, 0, stream>>>(
-        q, positions, token_seq, block_tables, k_cache, v_cache, shape, splits, p, out);
+    PagedAttentionKernel<T, 1><<<grid, threads, 0, stream>>>(q, positions, token_seq, block_tables,
+                                                             k_cache, v_cache, shape, splits,
+                                                             partials, counters, out);
   } else if (shape.head_dim <= 64) {
-    PagedAttentionKernel<T, 2><<<grid, threads, 0, stream>>>(
-        q, positions, token_seq, block_tables, k_cache, v_cache, shape, splits, p, out);
+    PagedAttentionKernel<T, 2><<<grid, threads, 0, stream>>>(q, positions, token_seq, block_tables,
+                                                             k_cache, v_cache, shape, splits,
+                                                             partials, counters, out);
   } else if (shape.head_dim <= 128) {
-    PagedAttentionKernel<T, 4><<<grid, threads, 0, stream>>>(
-        q, positions, token_seq, block_tables, k_cache, v_cache, shape, splits, p, out);
+    PagedAttentionKernel<T, 4><<<grid, threads, 0, stream>>>(q, positions, token_seq, block_tables,
+                                                             k_cache, v_cache, shape, splits,
+                                                             partials, counters, out);
   } else {
-    PagedAttentionKernel<T, 8><<<grid, threads, 0, stream>>>(
-        q, positions, token_seq, block_tables, k_cache, v_cache, shape, splits, p, out);
-  }
-  if (splits > 1) {
-    MergeSplitsKernel<T><<<dim3(shape.heads, n), 128, 2 * splits * sizeof(float), stream>>>(
-        partials, shape.heads, shape.head_dim, splits, out);
+    PagedAttentionKernel<T, 8><<<grid, threads, 0, stream>>>(q, positions, token_seq, block_tables,
+                                                             k_cache, v_cache, shape, splits,
+                                                             partials, counters, out);
   }
 }
 
@@ -549,8 +558,8 @@ void ConvertFromFloat(const float* in, size_t count, T* out, cudaStream_t stream
   template void RopeStoreKv<T>(const T*, int, const int32_t*, const int64_t*, const float*,      \
                                const float*, int, int, int, T*, T*, T*, cudaStream_t);           \
   template void PagedAttention<T>(const T*, int, const int32_t*, const int32_t*, const int32_t*, \
-                                  const T*, const T*, const AttentionShape&, int, float*, T*,    \
-                                  cudaStream_t);                                                 \
+                                  const T*, const T*, const AttentionShape&, int, float*, int*,  \
+                                  T*, cudaStream_t);                                             \
   template void SiluMul<T>(const T*, int, int, T*, cudaStream_t);                                \
   template void GatherRows<T>(const T*, const int32_t*, int, int, T*, cudaStream_t);             \
   template void FillUniform<T>(T*, size_t, uint64_t, float, cudaStream_t);                       \

@@ -49,13 +49,15 @@ struct AttentionShape {
 
 // Causal attention of n query tokens over the paged cache: token t attends to
 // positions [0, positions[t]] of sequence token_seq[t], whose blocks are
-// block_tables[token_seq[t] * max_blocks_per_seq ...]. With splits > 1 each query's keys
-// are divided among `splits` thread blocks whose partial softmaxes `partials`
-// ([n, heads, splits, head_dim + 2] floats) merge in a second kernel.
+// block_tables[token_seq[t] * max_blocks_per_seq ...]. With splits > 1 (at most 16)
+// each query's keys are divided among `splits` thread blocks that write partial
+// softmaxes to `partials` ([n, heads, splits, head_dim + 2] floats); the last block of
+// a query to finish (counted in `counters`: [n, heads] ints that start at zero and are
+// left at zero) merges them.
 template <typename T>
 void PagedAttention(const T* q, int n, const int32_t* positions, const int32_t* token_seq,
                     const int32_t* block_tables, const T* k_cache, const T* v_cache,
-                    const AttentionShape& shape, int splits, float* partials, T* out,
+                    const AttentionShape& shape, int splits, float* partials, int* counters, T* out,
                     cudaStream_t stream);
 
 // gate_up rows are [gate (width) | up (width)]; out = silu(gate) * up.

@@ -274,16 +274,19 @@ TYPED_TEST(CudaKernelsTest, PagedAttention) {
     int32_t* device_tables = DeviceInts(tables);
     const int max_splits = 7;
     Device<float> partials(n * heads * max_splits * (d + 2));
+    int* counters = DeviceInts(std::vector<int>(n * heads, 0));
     cuda::AttentionShape shape{heads, kv_heads, d, block_size, max_blocks, scale};
-    for (int splits : {1, 3, max_splits}) {
+    for (int splits : {1, 3, max_splits, max_splits}) {  // twice: the counters re-arm
       cuda::PagedAttention<T>(dq.get(), n, device_pos, device_seq, device_tables, dk.get(),
-                              dv.get(), shape, splits, partials.get(), out.get(), nullptr);
+                              dv.get(), shape, splits, partials.get(), counters, out.get(),
+                              nullptr);
       ExpectClose<T>(out.Download(), expected,
                      "attention d=" + std::to_string(d) + " splits=" + std::to_string(splits));
     }
     cudaFree(device_pos);
     cudaFree(device_seq);
     cudaFree(device_tables);
+    cudaFree(counters);
   }
 }
 

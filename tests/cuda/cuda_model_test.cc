@@ -32,6 +32,7 @@ struct ModelCase {
   std::string name;
   double fp32_logit_bound;
 };
+void PrintTo(const ModelCase& c, std::ostream* os) { *os << c.name; }
 
 std::unique_ptr<StepRunner> CudaRunner(const std::string& dir, const std::string& precision,
                                        bool graphs = true) {
@@ -58,7 +59,8 @@ class CudaGoldenTest : public ::testing::TestWithParam<ModelCase> {
   }
   int BlocksPerCase(const StepRunner& runner) const {
     size_t longest = 0;
-    for (const GoldenCase& g : golden_) longest = std::max(longest, g.prompt.size() + g.greedy.size());
+    for (const GoldenCase& g : golden_)
+      longest = std::max(longest, g.prompt.size() + g.greedy.size());
     const int block = runner.Info().kv_block_size();
     return static_cast<int>((longest + block - 1) / block);
   }
@@ -113,8 +115,10 @@ TEST(CudaBf16Test, TinyDeepseekLogitsWithinTheBf16BoundOfGoldenAndFp32) {
   ASSERT_NE(bf16, nullptr);
   ASSERT_NE(fp32, nullptr);
   const int blocks = 30;
-  absl::StatusOr<std::vector<testing::GreedyRun>> a = testing::RunGreedyBatch(*bf16, golden, blocks);
-  absl::StatusOr<std::vector<testing::GreedyRun>> b = testing::RunGreedyBatch(*fp32, golden, blocks);
+  absl::StatusOr<std::vector<testing::GreedyRun>> a =
+      testing::RunGreedyBatch(*bf16, golden, blocks);
+  absl::StatusOr<std::vector<testing::GreedyRun>> b =
+      testing::RunGreedyBatch(*fp32, golden, blocks);
   ASSERT_TRUE(a.ok()) << a.status();
   ASSERT_TRUE(b.ok()) << b.status();
   double worst_golden = 0, worst_fp32 = 0;
@@ -149,9 +153,9 @@ TEST(CudaRunTest, DsmRunBackendCudaGivesTheGoldenTokens) {
   for (size_t c = 0; c < golden.size(); ++c) {
     EXPECT_EQ(out.lines[c]["token_ids"].get<std::vector<int32_t>>(), golden[c].greedy)
         << "case " << c;
-    EXPECT_LT(MaxAbsDiff(out.lines[c]["logits"][0].get<std::vector<float>>(),
-                         golden[c].last_logits),
-              1e-4)
+    EXPECT_LT(
+        MaxAbsDiff(out.lines[c]["logits"][0].get<std::vector<float>>(), golden[c].last_logits),
+        1e-4)
         << "case " << c;
   }
 }
@@ -162,8 +166,7 @@ TEST(CudaServeTest, DsmServeBackendCudaStreamsTheGoldenTokens) {
   const std::string dir = testing::SharedDir() + "/models/tiny-deepseek";
   const std::vector<GoldenCase> golden = testing::LoadGoldenCases(dir + "/golden.json");
   std::unique_ptr<testing::ServerProcess> server = testing::ServerProcess::Start(
-      {"--model", dir, "--backend", "cuda", "--precision", "fp32", "--gpu-memory-fraction",
-       "0.5"});
+      {"--model", dir, "--backend", "cuda", "--precision", "fp32", "--gpu-memory-fraction", "0.5"});
   ASSERT_NE(server, nullptr);
   for (size_t c = 0; c < golden.size(); ++c) {
     testing::StreamResult r = testing::CollectStream(

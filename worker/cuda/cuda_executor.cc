@@ -273,6 +273,9 @@ class CudaExecutorImpl : public ModelExecutor {
     // merge for short ones.
     target_ctas_ = 2 * prop_.multiProcessorCount;
     DSM_RETURN_IF_ERROR(partials_.Allocate(2 * target_ctas_ * (d + 2) * 4, "attention partials"));
+    DSM_RETURN_IF_ERROR(split_counters_.Allocate(target_ctas_ * 4, "attention counters"));
+    DSM_RETURN_IF_ERROR(CudaStatus(cudaMemset(split_counters_.get(), 0, split_counters_.bytes()),
+                                   "attention counters"));
     // Step metadata: ids, positions, token_seq (int32 per token), logit rows (int32 per
     // sequence), slots (int64 per token), block tables (int32 per sequence and block).
     metadata_bytes_ =
@@ -417,7 +420,7 @@ class CudaExecutorImpl : public ModelExecutor {
   int Splits(int n) const {
     const int items = n * static_cast<int>(local_.heads);
     if (items >= target_ctas_) return 1;
-    return std::min(16, (target_ctas_ + items - 1) / items);
+    return std::min(16, (target_ctas_ + items - 1) / items);  // the kernel's maximum
   }
 
   // Metadata layout in the arenas (see AllocateRuntime), for n tokens and s sequences.
@@ -553,7 +556,8 @@ class CudaExecutorImpl : public ModelExecutor {
                            rope_sin_.template get<float>(), local_.heads, local_.kv_heads, d,
                            Buf(q_), KeyCache(i), ValueCache(i), stream_);
       cuda::PagedAttention<T>(Buf(q_), n, positions, token_seq, tables, KeyCache(i), ValueCache(i),
-                              shape, splits, partials_.template get<float>(), Buf(attn_), stream_);
+                              shape, splits, partials_.template get<float>(),
+                              split_counters_.template get<int>(), Buf(attn_), stream_);
       DSM_RETURN_IF_ERROR(Gemm(attn_, n, w.o, proj_));
       DSM_RETURN_IF_ERROR(AllReduce(proj_, static_cast<size_t>(n) * h));
       cuda::AddRmsNorm<T>(residual, Buf(proj_), /*accumulate=*/true,
@@ -644,7 +648,8 @@ class CudaExecutorImpl : public ModelExecutor {
   size_t blocks_per_seq_ = 0;
   int target_ctas_ = 0;
   DeviceBuffer hidden_, normed_, proj_, qkv_, q_, attn_, gate_up_, act_, rows_normed_;
-  DeviceBuffer logits_, gathered_, partials_, rope_cos_, rope_sin_, device_metadata_;
+  DeviceBuffer logits_, gathered_, partials_, split_counters_, rope_cos_, rope_sin_;
+  DeviceBuffer device_metadata_;
   PinnedBuffer host_logits_, host_metadata_;
   DeviceBuffer greedy_;  // ids [max_seqs_] then logprobs [max_seqs_]
   PinnedBuffer host_greedy_;

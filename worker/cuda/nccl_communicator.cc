@@ -53,8 +53,7 @@ absl::StatusOr<std::unique_ptr<NcclCommunicator>> NcclCommunicator::Connect(
       if (ncclResult_t r = ncclGetUniqueId(&id); r != ncclSuccess) {
         return absl::InternalError(absl::StrCat("ncclGetUniqueId: ", ncclGetErrorString(r)));
       }
-      if (absl::Status s = store.Set(key, std::string(id.internal, sizeof(id.internal)));
-          !s.ok())
+      if (absl::Status s = store.Set(key, std::string(id.internal, sizeof(id.internal))); !s.ok())
         return s;
     } else {
       absl::StatusOr<std::string> value = store.Get(key, options.timeout);
@@ -80,14 +79,14 @@ absl::StatusOr<std::unique_ptr<NcclCommunicator>> NcclCommunicator::Connect(
   if (r == ncclInProgress || r == ncclSuccess) r = WaitReady(comm->comm_, deadline);
   if (r == ncclInProgress) {
     (void)comm->Abort("init timed out");
-    return absl::DeadlineExceededError(absl::StrCat(
-        "NCCL init of rank ", options.rank, " of ", options.world_size, " timed out after ",
-        options.timeout.count(), " ms waiting for its peers"));
+    return absl::DeadlineExceededError(
+        absl::StrCat("NCCL init of rank ", options.rank, " of ", options.world_size,
+                     " timed out after ", options.timeout.count(), " ms waiting for its peers"));
   }
   if (r != ncclSuccess) {
     (void)comm->Abort("init failed");
-    return absl::UnavailableError(absl::StrCat("NCCL init of rank ", options.rank, " failed: ",
-                                               ncclGetErrorString(r)));
+    return absl::UnavailableError(
+        absl::StrCat("NCCL init of rank ", options.rank, " failed: ", ncclGetErrorString(r)));
   }
   return comm;
 }
@@ -105,8 +104,8 @@ absl::Status NcclCommunicator::Abort(const std::string& why) {
     ncclCommAbort(comm_);
     aborted_ = true;
   }
-  return absl::UnavailableError(absl::StrCat("NCCL communicator of rank ", rank_, " aborted: ",
-                                             why));
+  return absl::UnavailableError(
+      absl::StrCat("NCCL communicator of rank ", rank_, " aborted: ", why));
 }
 
 absl::Status NcclCommunicator::Check(ncclResult_t result, const char* what) {
@@ -115,8 +114,8 @@ absl::Status NcclCommunicator::Check(ncclResult_t result, const char* what) {
     result = WaitReady(comm_, std::chrono::steady_clock::now() + std::chrono::seconds(60));
   }
   if (result == ncclSuccess) return absl::OkStatus();
-  return absl::UnavailableError(absl::StrCat("NCCL ", what, " on rank ", rank_, " failed: ",
-                                             ncclGetErrorString(result)));
+  return absl::UnavailableError(
+      absl::StrCat("NCCL ", what, " on rank ", rank_, " failed: ", ncclGetErrorString(result)));
 }
 
 absl::Status NcclCommunicator::AllReduceSum(const CommBuffer& buffer) {
