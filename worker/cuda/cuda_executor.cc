@@ -494,10 +494,12 @@ class CudaExecutorImpl : public ModelExecutor {
         CommBuffer{b.get(), count, kDType<T>, MemorySpace::kDevice, stream_});
   }
 
-  // Batch-1/2 bf16 products (decode) go to the bandwidth-bound GEMV kernel, the rest to
-  // cuBLASLt: measured on an H100, the GEMV beats cuBLASLt at 1 token (5.6 vs 6.0 ms per
-  // 7B decode step) and loses at 8 (9.2 vs 6.4 ms). fp32 mode always uses cuBLASLt.
-  static constexpr int kGemvMaxTokens = 2;
+  // Batch-1 bf16 products (decode) go to the bandwidth-bound GEMV kernel, the rest to
+  // cuBLASLt: measured on an H100 (7B decode step), the GEMV beats cuBLASLt at 1 token
+  // (5.4 vs 5.9 ms) and loses at 8 (9.2 vs 6.4 ms); a variant that also formed
+  // silu(gate) * up inside the down-projection GEMV ran slower at 1 token (6.5 ms), so
+  // SiLU stays a kernel of its own. fp32 mode always uses cuBLASLt.
+  static constexpr int kGemvMaxTokens = 1;
   absl::Status Gemm(const void* x, int n, const DeviceMatrix& w, void* y, bool y_f32 = false) {
     if constexpr (!std::is_same_v<T, float>) {
       if (options_.custom_gemv && n <= kGemvMaxTokens &&
