@@ -4,7 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tools/setup.sh
-cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
+# DSM_CUDA=ON (as CI sets it) makes a missing CUDA toolkit or a CUDA compile error fatal.
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDSM_CUDA="${DSM_CUDA:-AUTO}"
 cmake --build build
 # Tokenizer fuzzers: clang with libFuzzer and sanitizers, in their own tree.
 CC=clang-14 CXX=clang++-14 cmake -S tests/fuzz -B build-fuzz -G Ninja

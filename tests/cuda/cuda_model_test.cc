@@ -33,6 +33,11 @@ struct ModelCase {
   double fp32_logit_bound;
 };
 void PrintTo(const ModelCase& c, std::ostream* os) { *os << c.name; }
+std::string ModelTestName(const ::testing::TestParamInfo<ModelCase>& info) {
+  std::string name = info.param.name;
+  std::replace(name.begin(), name.end(), '-', '_');
+  return name;
+}
 
 std::unique_ptr<StepRunner> CudaRunner(const std::string& dir, const std::string& precision,
                                        bool graphs = true) {
@@ -99,11 +104,7 @@ TEST_P(CudaGoldenTest, Fp32ModeReproducesTheGoldenTokensAndLogits) {
 INSTANTIATE_TEST_SUITE_P(Models, CudaGoldenTest,
                          ::testing::Values(ModelCase{"stories260K", 5e-4},
                                            ModelCase{"tiny-deepseek", 1e-4}),
-                         [](const auto& info) {
-                           std::string name = info.param.name;
-                           std::replace(name.begin(), name.end(), '-', '_');
-                           return name;
-                         });
+                         ModelTestName);
 
 TEST(CudaBf16Test, TinyDeepseekLogitsWithinTheBf16BoundOfGoldenAndFp32) {
   DSM_REQUIRE_SHARED("models/tiny-deepseek/golden.json");
@@ -136,45 +137,49 @@ TEST(CudaBf16Test, TinyDeepseekLogitsWithinTheBf16BoundOfGoldenAndFp32) {
   EXPECT_GT(worst_fp32, 0.0);  // bf16 mode really runs in bf16
 }
 
-TEST(CudaRunTest, DsmRunBackendCudaGivesTheGoldenTokens) {
-  DSM_REQUIRE_SHARED("models/tiny-deepseek/golden.json");
-  DSM_REQUIRE_CUDA_DEVICES(1);
-  const std::string dir = testing::SharedDir() + "/models/tiny-deepseek";
-  const std::vector<GoldenCase> golden = testing::LoadGoldenCases(dir + "/golden.json");
+// Both shared models through real processes: `dsm run --backend cuda` (all prompts in
+// one batch) and `dsm serve --backend cuda` (each prompt over GenerateStream), fp32 mode.
+class CudaProcessTest : public CudaGoldenTest {};
+
+TEST_P(CudaProcessTest, DsmRunBackendCudaGivesTheGoldenTokens) {
   std::vector<std::vector<int32_t>> prompts;
-  for (const GoldenCase& g : golden) prompts.push_back(g.prompt);
+  for (const GoldenCase& g : golden_) prompts.push_back(g.prompt);
+  const std::string tokens = std::to_string(golden_[0].greedy.size());
   testing::RunOutput out =
-      testing::DsmRun(dir,
-                      {"--backend", "cuda", "--precision", "fp32", "--max-tokens", "32",
+      testing::DsmRun(dir_,
+                      {"--backend", "cuda", "--precision", "fp32", "--max-tokens", tokens,
                        "--ignore-eos", "--logits", "--gpu-memory-fraction", "0.5"},
                       testing::PromptsJsonl(prompts));
   ASSERT_EQ(out.command.exit_code, 0) << out.command.err;
-  ASSERT_EQ(out.lines.size(), golden.size());
-  for (size_t c = 0; c < golden.size(); ++c) {
-    EXPECT_EQ(out.lines[c]["token_ids"].get<std::vector<int32_t>>(), golden[c].greedy)
+  ASSERT_EQ(out.lines.size(), golden_.size());
+  for (size_t c = 0; c < golden_.size(); ++c) {
+    EXPECT_EQ(out.lines[c]["token_ids"].get<std::vector<int32_t>>(), golden_[c].greedy)
         << "case " << c;
     EXPECT_LT(
-        MaxAbsDiff(out.lines[c]["logits"][0].get<std::vector<float>>(), golden[c].last_logits),
-        1e-4)
+        MaxAbsDiff(out.lines[c]["logits"][0].get<std::vector<float>>(), golden_[c].last_logits),
+        GetParam().fp32_logit_bound)
         << "case " << c;
   }
 }
 
-TEST(CudaServeTest, DsmServeBackendCudaStreamsTheGoldenTokens) {
-  DSM_REQUIRE_SHARED("models/tiny-deepseek/golden.json");
-  DSM_REQUIRE_CUDA_DEVICES(1);
-  const std::string dir = testing::SharedDir() + "/models/tiny-deepseek";
-  const std::vector<GoldenCase> golden = testing::LoadGoldenCases(dir + "/golden.json");
-  std::unique_ptr<testing::ServerProcess> server = testing::ServerProcess::Start(
-      {"--model", dir, "--backend", "cuda", "--precision", "fp32", "--gpu-memory-fraction", "0.5"});
+TEST_P(CudaProcessTest, DsmServeBackendCudaStreamsTheGoldenTokens) {
+  std::unique_ptr<testing::ServerProcess> server =
+      testing::ServerProcess::Start({"--model", dir_, "--backend", "cuda", "--precision", "fp32",
+                                     "--gpu-memory-fraction", "0.5"});
   ASSERT_NE(server, nullptr);
-  for (size_t c = 0; c < golden.size(); ++c) {
+  for (size_t c = 0; c < golden_.size(); ++c) {
     testing::StreamResult r = testing::CollectStream(
-        server->stub(), testing::IdsRequest(golden[c].prompt, testing::Greedy(32)));
+        server->stub(),
+        testing::IdsRequest(golden_[c].prompt, testing::Greedy(golden_[c].greedy.size())));
     ASSERT_TRUE(r.status.ok()) << r.status.error_message();
-    EXPECT_EQ(r.tokens[0], golden[c].greedy) << "case " << c;
+    EXPECT_EQ(r.tokens[0], golden_[c].greedy) << "case " << c;
   }
 }
+
+INSTANTIATE_TEST_SUITE_P(Models, CudaProcessTest,
+                         ::testing::Values(ModelCase{"stories260K", 5e-4},
+                                           ModelCase{"tiny-deepseek", 1e-4}),
+                         ModelTestName);
 
 TEST(CudaErrorsTest, MissingDeviceOrTooFewDevicesAreNamed) {
   DSM_REQUIRE_SHARED("models/tiny-deepseek/golden.json");

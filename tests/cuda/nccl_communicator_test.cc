@@ -17,27 +17,12 @@
 #include "tests/cuda/cuda_test_env.h"
 #include "tests/integration/run_helpers.h"
 #include "tests/support/golden.h"
-#include "worker/comm/rendezvous_service.h"
+#include "tests/support/rendezvous_server.h"
 
 namespace dsm {
 namespace {
 
-class RendezvousServer {
- public:
-  RendezvousServer() {
-    grpc::ServerBuilder builder;
-    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port_);
-    builder.RegisterService(&service_);
-    server_ = builder.BuildAndStart();
-  }
-  ~RendezvousServer() { server_->Shutdown(); }
-  std::string address() const { return absl::StrCat("127.0.0.1:", port_); }
-
- private:
-  RendezvousService service_;
-  int port_ = 0;
-  std::unique_ptr<grpc::Server> server_;
-};
+using testing::RendezvousServer;
 
 NcclOptions Options(int rank, int world, const std::string& address, int device,
                     std::chrono::milliseconds timeout = std::chrono::seconds(30)) {

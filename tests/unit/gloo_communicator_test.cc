@@ -7,28 +7,12 @@
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
-#include "worker/comm/rendezvous_service.h"
+#include "tests/support/rendezvous_server.h"
 
 namespace dsm {
 namespace {
 
-// A rendezvous store on an ephemeral loopback port, as rank 0 hosts it.
-class RendezvousServer {
- public:
-  RendezvousServer() {
-    grpc::ServerBuilder builder;
-    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port_);
-    builder.RegisterService(&service_);
-    server_ = builder.BuildAndStart();
-  }
-  ~RendezvousServer() { server_->Shutdown(); }
-  std::string address() const { return absl::StrCat("127.0.0.1:", port_); }
-
- private:
-  RendezvousService service_;
-  int port_ = 0;
-  std::unique_ptr<grpc::Server> server_;
-};
+using testing::RendezvousServer;
 
 GlooOptions Options(int rank, int world, const std::string& address, int timeout_ms = 20000) {
   GlooOptions o;
