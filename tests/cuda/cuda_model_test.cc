@@ -32,6 +32,8 @@ struct ModelCase {
   std::string name;
   double fp32_logit_bound;
 };
+const ModelCase kModels[] = {{"stories260K", 5e-4}, {"tiny-deepseek", 1e-4}};
+
 void PrintTo(const ModelCase& c, std::ostream* os) { *os << c.name; }
 std::string ModelTestName(const ::testing::TestParamInfo<ModelCase>& info) {
   std::string name = info.param.name;
@@ -101,10 +103,7 @@ TEST_P(CudaGoldenTest, Fp32ModeReproducesTheGoldenTokensAndLogits) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Models, CudaGoldenTest,
-                         ::testing::Values(ModelCase{"stories260K", 5e-4},
-                                           ModelCase{"tiny-deepseek", 1e-4}),
-                         ModelTestName);
+INSTANTIATE_TEST_SUITE_P(Models, CudaGoldenTest, ::testing::ValuesIn(kModels), ModelTestName);
 
 TEST(CudaBf16Test, TinyDeepseekLogitsWithinTheBf16BoundOfGoldenAndFp32) {
   DSM_REQUIRE_SHARED("models/tiny-deepseek/golden.json");
@@ -176,10 +175,7 @@ TEST_P(CudaProcessTest, DsmServeBackendCudaStreamsTheGoldenTokens) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Models, CudaProcessTest,
-                         ::testing::Values(ModelCase{"stories260K", 5e-4},
-                                           ModelCase{"tiny-deepseek", 1e-4}),
-                         ModelTestName);
+INSTANTIATE_TEST_SUITE_P(Models, CudaProcessTest, ::testing::ValuesIn(kModels), ModelTestName);
 
 TEST(CudaErrorsTest, MissingDeviceOrTooFewDevicesAreNamed) {
   DSM_REQUIRE_SHARED("models/tiny-deepseek/golden.json");
