@@ -4,6 +4,7 @@
 #include <chrono>
 #include <filesystem>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "common/shard_spec.h"
 #include "coordinator/tokenizer/incremental_detokenizer.h"
@@ -127,10 +128,25 @@ absl::StatusOr<GroupEngine*> Coordinator::PickGroup(int sequences) {
   return best;
 }
 
+bool Coordinator::CanServe() const {
+  if (draining_) return false;
+  for (const auto& engine : engines_) {
+    if (engine->healthy()) return true;
+  }
+  return false;
+}
+
+void Coordinator::AbortInFlight(const absl::Status& status) {
+  for (auto& engine : engines_) engine->AbortAll(status);
+}
+
 absl::StatusOr<v1::GenerateResponse> Coordinator::Generate(const PreparedRequest& request,
                                                            const CancelCheck& cancelled,
                                                            const ChunkWriter* stream) {
   const Clock::time_point arrival = Clock::now();
+  in_flight_.fetch_add(1);
+  absl::Cleanup leave = [this] { in_flight_.fetch_sub(1); };
+  if (draining_) return absl::UnavailableError("server is draining: it takes no new requests");
   absl::StatusOr<GroupEngine*> engine = PickGroup(request.n);
   if (!engine.ok()) return engine.status();
 

@@ -45,6 +45,16 @@ class Coordinator {
                                                 const CancelCheck& cancelled,
                                                 const ChunkWriter* stream);
 
+  // True while some group can serve and the server is not draining: what the health
+  // service reports.
+  bool CanServe() const;
+  // From now on new requests get UNAVAILABLE "server is draining"; running ones go on.
+  void StartDrain() { draining_ = true; }
+  // Requests inside Generate.
+  int InFlight() const { return in_flight_.load(); }
+  // Ends every running request with `status` (their KV blocks are freed).
+  void AbortInFlight(const absl::Status& status);
+
   const TokenizerFiles* text() const { return text_.get(); }
   const ServingLimits& limits() const { return limits_; }
   v1::ModelInfo Info() const;
@@ -60,6 +70,8 @@ class Coordinator {
   ServingLimits limits_;
   std::vector<std::unique_ptr<GroupEngine>> engines_;
   std::atomic<uint64_t> next_sequence_id_{1};
+  std::atomic<bool> draining_{false};
+  std::atomic<int> in_flight_{0};
 };
 
 }  // namespace dsm

@@ -2,9 +2,12 @@
 
 #include <signal.h>
 
+#include <algorithm>
 #include <cstdio>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 
 namespace dsm {
 
@@ -16,7 +19,7 @@ absl::StatusOr<std::unique_ptr<GroupEngine>> GroupEngine::Start(int index,
   engine->options_ = std::move(options);
   engine->scheduler_config_ = std::move(scheduler_config);
   if (absl::Status s = engine->Relaunch(); !s.ok()) return s;
-  engine->info_ = engine->group_->info();
+  engine->info_ = engine->group_->info();  // the first launch must succeed
   engine->thread_ = std::thread([e = engine.get()] { e->Loop(); });
   return engine;
 }
@@ -31,17 +34,52 @@ GroupEngine::~GroupEngine() {
 }
 
 absl::Status GroupEngine::Relaunch() {
-  if (group_) group_->Shutdown();
-  group_.reset();
+  std::unique_ptr<WorkerGroup> old;
+  {
+    absl::MutexLock lock(&mu_);
+    old = std::move(group_);
+  }
+  if (old) old->Shutdown();
+  old.reset();
+  scheduler_.reset();
   absl::StatusOr<std::unique_ptr<WorkerGroup>> group = WorkerGroup::Launch(options_);
   if (!group.ok()) return group.status();
-  group_ = *std::move(group);
   SchedulerConfig config = scheduler_config_;
-  config.num_blocks = group_->info().kv_num_blocks();
-  config.block_size = group_->info().kv_block_size();
+  config.num_blocks = (*group)->info().kv_num_blocks();
+  config.block_size = (*group)->info().kv_block_size();
   scheduler_ = std::make_unique<Scheduler>(config);
+  {
+    absl::MutexLock lock(&mu_);
+    group_ = *std::move(group);
+  }
   healthy_ = true;
   return absl::OkStatus();
+}
+
+void GroupEngine::WhileDown(
+    std::vector<std::pair<GenerationRequest, std::shared_ptr<SequenceStream>>>& incoming) {
+  for (auto& [request, stream] : incoming) {
+    stream->Fail(absl::UnavailableError(absl::StrCat(
+        "worker group ", index_, " is restarting (last attempt: ", last_restart_error_, ")")));
+  }
+  incoming.clear();
+  if (absl::Now() < next_restart_) return;
+  if (absl::Status s = Relaunch(); s.ok()) {
+    std::fprintf(stderr, "dsm: worker group %d is back after %d failed restart(s)\n", index_,
+                 failed_restarts_);
+    failed_restarts_ = 0;
+    return;
+  } else {
+    ++failed_restarts_;
+    last_restart_error_ = std::string(s.message());
+    const absl::Duration cap = absl::FromChrono(options_.restart_backoff_max);
+    const absl::Duration delay =
+        std::min(cap, absl::Seconds(1) * (1 << std::min(failed_restarts_ - 1, 20)));
+    next_restart_ = absl::Now() + delay;
+    std::fprintf(
+        stderr, "dsm: worker group %d could not restart (attempt %d): %s; retrying in %s\n", index_,
+        failed_restarts_, s.ToString().c_str(), absl::FormatDuration(delay).c_str());
+  }
 }
 
 absl::Status GroupEngine::Submit(GenerationRequest request,
@@ -53,6 +91,11 @@ absl::Status GroupEngine::Submit(GenerationRequest request,
   incoming_.emplace_back(std::move(request), std::move(stream));
   ++stats_.waiting;
   return absl::OkStatus();
+}
+
+void GroupEngine::AbortAll(const absl::Status& status) {
+  absl::MutexLock lock(&mu_);
+  abort_ = status;
 }
 
 void GroupEngine::Cancel(uint64_t id) {
@@ -86,16 +129,35 @@ void GroupEngine::Loop() {
   for (;;) {
     std::vector<std::pair<GenerationRequest, std::shared_ptr<SequenceStream>>> incoming;
     std::vector<uint64_t> cancelled;
+    std::optional<absl::Status> abort;
     {
       absl::MutexLock lock(&mu_);
       // Sleep until there is something to do.
       auto has_work = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-        return stop_ || !incoming_.empty() || !cancelled_.empty() || scheduler_->HasWork();
+        return stop_ || !incoming_.empty() || !cancelled_.empty() || abort_.has_value() ||
+               (scheduler_ && scheduler_->HasWork());
       };
       mu_.AwaitWithTimeout(absl::Condition(&has_work), absl::Milliseconds(100));
       if (stop_) break;
       incoming.swap(incoming_);
       cancelled.swap(cancelled_);
+      abort.swap(abort_);
+    }
+    if (abort) {  // every request of the group ends now, with the caller's status
+      for (auto& [request, stream] : incoming) stream->Fail(*abort);
+      incoming.clear();
+      for (auto& [id, stream] : streams_) {
+        if (scheduler_) scheduler_->Cancel(id);
+        stream->Fail(*abort);
+      }
+      streams_.clear();
+    }
+    if (!scheduler_) {  // the workers are down: nothing runs, cancellations are moot
+      WhileDown(incoming);
+      absl::MutexLock lock(&mu_);
+      stats_ = GroupStats();
+      stats_.waiting = static_cast<int>(incoming_.size());
+      continue;
     }
     for (auto& [request, stream] : incoming) {
       const uint64_t id = request.id;
@@ -136,16 +198,10 @@ void GroupEngine::Loop() {
                      events.status().ToString().c_str());
         FailAll(absl::UnavailableError(
             absl::StrCat("worker group ", index_, " failed: ", events.status().message())));
-        if (absl::Status s = Relaunch(); !s.ok()) {
-          std::fprintf(stderr, "dsm: worker group %d could not restart: %s\n", index_,
-                       s.ToString().c_str());
-          absl::MutexLock lock(&mu_);
-          for (auto& [request, stream] : incoming_) stream->Fail(s);
-          incoming_.clear();
-          mu_.AwaitWithTimeout(absl::Condition(&stop_), absl::Seconds(5));
-          continue;
-        }
-        std::fprintf(stderr, "dsm: worker group %d is back\n", index_);
+        next_restart_ = absl::InfinitePast();  // the first attempt is immediate
+        last_restart_error_ = std::string(events.status().message());
+        WhileDown(incoming);  // incoming is empty here; this relaunches
+        if (!scheduler_) continue;
       } else {
         for (TokenEvent& event : *events) {
           auto it = streams_.find(event.request_id);

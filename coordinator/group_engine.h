@@ -3,10 +3,13 @@
 // group's Scheduler, runs steps on the workers, and hands sampled tokens to each
 // request's SequenceStream. If the group fails (a worker dies), its in-flight requests
 // end with UNAVAILABLE and the engine relaunches the workers; until they are back the
-// group is unhealthy and takes no requests.
+// group is unhealthy and takes no requests. A relaunch that fails (say the weights are
+// briefly unreadable) is retried with exponential backoff (1 s doubling, capped at
+// WorkerGroupOptions::restart_backoff_max), each attempt logged, until one succeeds.
 
 #include <atomic>
 #include <memory>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -38,6 +41,8 @@ class GroupEngine {
   absl::Status Submit(GenerationRequest request, std::shared_ptr<SequenceStream> stream);
   // Stops a request within one step and frees its KV blocks.
   void Cancel(uint64_t id);
+  // Ends every request of the group with `status` within one step (drain timeout).
+  void AbortAll(const absl::Status& status);
 
   GroupStats Stats() const;
   int load() const;  // running + waiting, for routing
@@ -52,6 +57,10 @@ class GroupEngine {
   void Loop();
   void FailAll(const absl::Status& status);
   absl::Status Relaunch();
+  // While the workers are down: refuses queued requests and retries the launch when
+  // the backoff allows.
+  void WhileDown(
+      std::vector<std::pair<GenerationRequest, std::shared_ptr<SequenceStream>>>& incoming);
 
   int index_ = 0;
   WorkerGroupOptions options_;
@@ -63,12 +72,17 @@ class GroupEngine {
   std::vector<std::pair<GenerationRequest, std::shared_ptr<SequenceStream>>> incoming_
       ABSL_GUARDED_BY(mu_);
   std::vector<uint64_t> cancelled_ ABSL_GUARDED_BY(mu_);
+  std::optional<absl::Status> abort_ ABSL_GUARDED_BY(mu_);
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
   GroupStats stats_ ABSL_GUARDED_BY(mu_);
 
-  // Owned by the engine thread.
+  // Swapped by the engine thread under mu_ (KillWorkerForTesting reads it under mu_).
   std::unique_ptr<WorkerGroup> group_;
+  // Owned by the engine thread; null while the workers are down.
   std::unique_ptr<Scheduler> scheduler_;
+  int failed_restarts_ = 0;
+  absl::Time next_restart_ = absl::InfinitePast();
+  std::string last_restart_error_;
   absl::flat_hash_map<uint64_t, std::shared_ptr<SequenceStream>> streams_;
   std::thread thread_;
 };

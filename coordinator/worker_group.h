@@ -27,7 +27,8 @@ struct WorkerGroupOptions {
   double gpu_memory_fraction = 0.9;  // cuda
   int first_cuda_device = 0;         // cuda: rank r uses device first_cuda_device + r
   int max_sequences = 256;           // sequences one step may hold (the scheduler's max running)
-  std::chrono::seconds start_timeout{600};  // loading 7B weights takes a while
+  std::chrono::seconds start_timeout{600};       // loading 7B weights takes a while
+  std::chrono::seconds restart_backoff_max{30};  // cap of the retry delay after failed restarts
 };
 
 class WorkerGroup {

@@ -46,6 +46,10 @@ ABSL_FLAG(int, kv_block_size, 16, "positions per KV block");
 ABSL_FLAG(int, max_batch_tokens, 512, "tokens per scheduler step (chunked prefill budget)");
 ABSL_FLAG(int, max_running, 256, "sequences decoding together per worker group");
 ABSL_FLAG(int, comm_timeout_s, 60, "seconds ranks wait for each other before failing");
+ABSL_FLAG(int, drain_timeout_s, 30,
+          "serve: after SIGTERM, seconds running requests may take before they are ended");
+ABSL_FLAG(int, restart_backoff_max_s, 30,
+          "serve: longest wait between attempts to restart a failed worker group");
 // serve
 ABSL_FLAG(int, replicas, 1, "serve: tensor-parallel groups behind the coordinator");
 ABSL_FLAG(std::string, backend, "cpu", "compute backend: cpu or cuda (one GPU per rank)");
@@ -173,6 +177,9 @@ int ServeMain() {
   o.host = absl::GetFlag(FLAGS_host);
   o.port = absl::GetFlag(FLAGS_port);
   o.demo = absl::GetFlag(FLAGS_demo);
+  o.drain_timeout_s = absl::GetFlag(FLAGS_drain_timeout_s);
+  o.coordinator.workers.restart_backoff_max =
+      std::chrono::seconds(std::max(1, absl::GetFlag(FLAGS_restart_backoff_max_s)));
   absl::Status status = RunServe(o);
   return status.ok() ? 0 : Fail(status);
 }

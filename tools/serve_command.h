@@ -14,6 +14,9 @@ struct ServeOptions {
   std::string host = "127.0.0.1";
   int port = 50051;  // 0 = pick a free one
   bool demo = false;
+  // After SIGTERM/SIGINT: how long running requests may take to finish before they are
+  // ended with UNAVAILABLE.
+  int drain_timeout_s = 30;
 };
 
 absl::Status RunServe(ServeOptions options);

@@ -71,12 +71,14 @@ absl::StatusOr<v1::StepResponse> StepRunner::Step(const v1::StepRequest& request
       params = &incoming;
     } else if (auto it = sequences_.find(seq.seq_id()); it != sequences_.end()) {
       params = &it->second.params;
-    } else if (seq.sample() && comm_->rank() == 0) {
+    } else if (seq.sample()) {
+      // Every rank keeps the sequence table, so every rank rejects this step alike and
+      // none is left waiting in a collective for a peer that refused it.
       return absl::FailedPreconditionError(
           absl::StrCat("sequence ", seq.seq_id(), " samples without sampling parameters"));
     }
-    batch[i].greedy_only = comm_->rank() == 0 && seq.sample() && !seq.return_logits() &&
-                           params != nullptr && params->IsPlainGreedy();
+    batch[i].greedy_only =
+        seq.sample() && !seq.return_logits() && params != nullptr && params->IsPlainGreedy();
   }
   if (absl::Status s =
           ValidateStepBatch(executor_->config(), info_.kv_block_size, info_.kv_num_blocks, batch);
@@ -91,7 +93,7 @@ absl::StatusOr<v1::StepResponse> StepRunner::Step(const v1::StepRequest& request
   size_t logits_row = 0;
   for (size_t i = 0; i < batch.size(); ++i) {
     const v1::SequenceStep& seq = request.sequences(static_cast<int>(i));
-    if (comm_->rank() == 0) {
+    {  // every rank: the table decides whether later steps are valid
       SequenceState& state = sequences_[seq.seq_id()];
       if (seq.has_sampling()) {
         state.params = FromProto(seq.sampling());

@@ -1,7 +1,9 @@
 #pragma once
 // Executes scheduler steps on one rank: validates, runs the backend's executor, and on
-// rank 0 samples. Keeps per-sequence sampling state (params, token history) between steps;
-// the driver owns everything else (which blocks, which tokens, when to stop).
+// rank 0 samples. Every rank keeps the per-sequence state (params, token history)
+// between steps, so every rank judges a step the same way: a step one rank rejects is
+// rejected by all before any collective, and no rank is left waiting for its peers.
+// The driver owns everything else (which blocks, which tokens, when to stop).
 
 #include <cstdint>
 #include <memory>

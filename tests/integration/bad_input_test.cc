@@ -4,6 +4,7 @@
 #include <filesystem>
 
 #include "common/file_util.h"
+#include "coordinator/worker_group.h"
 #include "gtest/gtest.h"
 #include "tests/integration/run_helpers.h"
 #include "tools/model_generator.h"
@@ -149,6 +150,41 @@ TEST(BadInputTest, WorkerThatDiesAtStartIsReportedAtOnce) {
   testing::RunOutput out = DsmRun(dir, {"--tp", "2", "--comm-timeout-s", "120"}, kOnePrompt);
   ExpectFailure(out, "corrupt safetensors file");
   EXPECT_LT(out.command.seconds, 60);
+}
+
+// A step that one rank alone would refuse (a sequence that samples but was never given
+// sampling parameters: only rank 0 samples) is refused by every rank before the forward
+// pass, so no rank waits in an all-reduce for a peer that gave up, and the next good step
+// runs at once. With a 600 s communicator timeout, diverged ranks would hang the test.
+TEST(BadInputTest, StepRefusedByEveryRankAlikeAtTp2) {
+  WorkerGroupOptions options;
+  options.worker_binary = testing::BinDir() + "/dsm-worker";
+  options.model_dir = MakeModel("diverge_model");
+  options.tp = 2;
+  options.threads_per_rank = 1;
+  options.kv_cache_mib = 16;
+  options.comm_timeout_s = 600;
+  absl::StatusOr<std::unique_ptr<WorkerGroup>> group = WorkerGroup::Launch(options);
+  ASSERT_TRUE(group.ok()) << group.status();
+  v1::StepRequest bad;
+  v1::SequenceStep* seq = bad.add_sequences();
+  seq->set_seq_id(7);
+  seq->add_token_ids(1);
+  seq->add_block_table(0);
+  seq->set_sample(true);  // but no sampling parameters, ever
+  absl::StatusOr<v1::StepResponse> refused = (*group)->Step(bad);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition) << refused.status();
+  EXPECT_NE(refused.status().message().find("without sampling parameters"), std::string::npos);
+
+  v1::StepRequest good = bad;
+  good.mutable_sequences(0)->mutable_sampling()->set_top_p(1.0f);
+  good.mutable_sequences(0)->mutable_sampling()->set_repetition_penalty(1.0f);
+  good.mutable_sequences(0)->set_prompt_length(1);
+  absl::StatusOr<v1::StepResponse> served = (*group)->Step(good);
+  ASSERT_TRUE(served.ok()) << served.status();
+  EXPECT_EQ(served->tokens_size(), 1);
+  (*group)->Shutdown();
 }
 
 }  // namespace

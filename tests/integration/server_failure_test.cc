@@ -2,12 +2,15 @@
 // worker that dies fails only its group's requests, and the group comes back.
 
 #include <signal.h>
+#include <sys/wait.h>
 
 #include <filesystem>
+#include <fstream>
 #include <future>
 #include <thread>
 
 #include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
 #include "tests/integration/server_helpers.h"
 #include "tools/model_generator.h"
 
@@ -125,6 +128,98 @@ TEST(ServerFailureTest, DeadWorkerFailsItsGroupOnlyAndTheGroupComesBack) {
     testing::StreamResult r = f.get();
     EXPECT_TRUE(r.status.ok()) << r.status.error_message();
   }
+}
+
+using Serving = grpc::health::v1::HealthCheckResponse;
+
+// Polls until both health names report `want`, for at most `seconds` (a bounded wait
+// for a state change, not a timing assertion).
+bool AwaitHealth(testing::ServerProcess& server, Serving::ServingStatus want, int seconds) {
+  for (int i = 0; i < seconds * 10; ++i) {
+    if (server.Health("") == want && server.Health("dsm.v1.Inference") == want) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return false;
+}
+
+// A restart that fails (the weights are gone for a while) must not take the server down:
+// the group is retried with backoff, health says NOT_SERVING meanwhile, requests get
+// UNAVAILABLE naming the restart, and once the weights are back the group serves the
+// golden tokens again.
+TEST(ServerFailureTest, FailedRestartIsRetriedAndHealthTellsTheTruth) {
+  DSM_REQUIRE_SHARED("models/stories260K/golden.json");
+  const std::string source = testing::SharedDir() + "/models/stories260K";
+  const std::string model = testing::MakeTempDir("flaky_model");
+  for (const char* file : {"config.json", "model.safetensors", "golden.json"}) {
+    std::filesystem::copy_file(source + "/" + file, model + "/" + file,
+                               std::filesystem::copy_options::overwrite_existing);
+  }
+  const nlohmann::json golden = nlohmann::json::parse(std::ifstream(model + "/golden.json"))[0];
+  const auto prompt = golden["prompt_token_ids"].get<std::vector<int32_t>>();
+  const auto expected = golden["greedy_token_ids"].get<std::vector<int32_t>>();
+
+  auto server = testing::ServerProcess::Start({"--model", model, "--restart-backoff-max-s", "1"});
+  ASSERT_NE(server, nullptr);
+  EXPECT_TRUE(AwaitHealth(*server, Serving::SERVING, 10));
+  const std::vector<pid_t> workers = server->WorkerPids();
+  ASSERT_EQ(workers.size(), 1u);
+
+  std::filesystem::rename(model + "/model.safetensors", model + "/model.safetensors.away");
+  ASSERT_EQ(kill(workers[0], SIGKILL), 0);
+  EXPECT_TRUE(AwaitHealth(*server, Serving::NOT_SERVING, 30));
+  testing::StreamResult refused = CollectStream(server->stub(), IdsRequest(prompt, Greedy(8)));
+  EXPECT_EQ(refused.status.error_code(), grpc::StatusCode::UNAVAILABLE);
+  // Let a few restarts fail: the coordinator stays up through them.
+  std::this_thread::sleep_for(std::chrono::seconds(3));
+  ASSERT_EQ(kill(server->pid(), 0), 0) << "the coordinator died";
+  EXPECT_EQ(server->Health(""), Serving::NOT_SERVING);
+
+  std::filesystem::rename(model + "/model.safetensors.away", model + "/model.safetensors");
+  ASSERT_TRUE(AwaitHealth(*server, Serving::SERVING, 60));
+  testing::StreamResult r = CollectStream(server->stub(), IdsRequest(prompt, Greedy(64)));
+  ASSERT_TRUE(r.status.ok()) << r.status.error_message();
+  EXPECT_EQ(r.tokens[0], expected);
+}
+
+// SIGTERM: NOT_SERVING at once, new requests refused as draining, a request still
+// running when the drain timeout passes ends with UNAVAILABLE and the server's own
+// message, and the process exits 0.
+TEST(ServerFailureTest, SigtermDrainsThenEndsWhatIsLeftAndExitsZero) {
+  auto server = testing::ServerProcess::Start({"--model", SlowModel(), "--drain-timeout-s", "1"});
+  ASSERT_NE(server, nullptr);
+  // 4000 tokens of the slow model take far longer than the 1 s drain.
+  auto long_request = std::async(std::launch::async, [&] {
+    return CollectStream(server->stub(), IdsRequest({1, 2}, Greedy(4000)), 1, 120);
+  });
+  bool running = false;
+  for (int i = 0; i < 100 && !running; ++i) {
+    running = Info(server->stub()).groups(0).running() == 1;
+    if (!running) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_TRUE(running);
+  const std::string address = server->address();
+  auto exit_status = std::async(
+      std::launch::async, [&] { return server->SignalAndWait(SIGTERM, std::chrono::seconds(30)); });
+  // Within the 1 s drain the server still answers: unhealthy, and refusing new work.
+  bool refused = false;
+  for (int i = 0; i < 40 && !refused; ++i) {
+    testing::StreamResult r = CollectStream(server->stub(), IdsRequest({1}, Greedy(2)), 1, 5);
+    refused = r.status.error_code() == grpc::StatusCode::UNAVAILABLE &&
+              r.status.error_message().find("draining") != std::string::npos;
+    if (!refused) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_TRUE(refused);
+  if (refused) {  // health turned before the drain began
+    EXPECT_EQ(server->Health(""), Serving::NOT_SERVING);
+    EXPECT_EQ(server->Health("dsm.v1.Inference"), Serving::NOT_SERVING);
+  }
+  testing::StreamResult cut = long_request.get();
+  EXPECT_EQ(cut.status.error_code(), grpc::StatusCode::UNAVAILABLE) << cut.status.error_message();
+  EXPECT_NE(cut.status.error_message().find("drain timeout"), std::string::npos)
+      << cut.status.error_message();
+  const int status = exit_status.get();
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+      << ChildProcess::DescribeWaitStatus(status);
 }
 
 }  // namespace

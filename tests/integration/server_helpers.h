@@ -5,12 +5,15 @@
 #include <signal.h>
 
 #include <memory>
+#include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/match.h"
 #include "coordinator/child_process.h"
 #include "dsm/v1/inference.grpc.pb.h"
+#include "grpc/health/v1/health.grpc.pb.h"
 #include "gtest/gtest.h"
 #include "tests/support/test_env.h"
 
@@ -48,6 +51,32 @@ class ServerProcess {
   }
 
   const std::string& address() const { return address_; }
+
+  // Sends `signal` and waits up to `timeout` for the exit; the wait status, or -1.
+  int SignalAndWait(int signal, std::chrono::seconds timeout) {
+    process_->Kill(signal);
+    const auto end = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < end) {
+      if (std::optional<int> status = process_->TryWait()) return *status;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return -1;
+  }
+
+  // grpc.health.v1 status of `service` ("" = the server as a whole).
+  grpc::health::v1::HealthCheckResponse::ServingStatus Health(const std::string& service) {
+    auto stub = grpc::health::v1::Health::NewStub(
+        grpc::CreateChannel(address_, grpc::InsecureChannelCredentials()));
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    grpc::health::v1::HealthCheckRequest request;
+    request.set_service(service);
+    grpc::health::v1::HealthCheckResponse response;
+    if (!stub->Check(&context, request, &response).ok()) {
+      return grpc::health::v1::HealthCheckResponse::UNKNOWN;
+    }
+    return response.status();
+  }
   v1::Inference::Stub& stub() { return *stub_; }
   pid_t pid() const { return process_->pid(); }
 
