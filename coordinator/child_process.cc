@@ -9,6 +9,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <fstream>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -118,6 +119,17 @@ int ChildProcess::WaitOrKill(std::chrono::milliseconds timeout) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   return *wait_status_;
+}
+
+bool ChildProcess::IsStopped() const {
+  std::ifstream stat(absl::StrCat("/proc/", pid_, "/stat"));
+  std::string line;
+  if (!std::getline(stat, line)) return false;
+  // "pid (comm) S ...": the state follows the last ')'.
+  const size_t paren = line.rfind(')');
+  if (paren == std::string::npos || paren + 2 >= line.size()) return false;
+  const char state = line[paren + 2];
+  return state == 'T' || state == 't';
 }
 
 }  // namespace dsm

@@ -30,6 +30,8 @@ class ChildProcess {
   // Waits up to `timeout` for exit, then kills it. Returns the wait status.
   int WaitOrKill(std::chrono::milliseconds timeout);
   void Kill(int signal);
+  // Whether the process is stopped (SIGSTOP, a debugger): /proc/<pid>/stat state T or t.
+  bool IsStopped() const;
 
   // "exit code 1" / "killed by signal 9".
   static std::string DescribeWaitStatus(int status);

@@ -11,6 +11,8 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "common/grpc_status.h"
 
 namespace dsm {
@@ -49,6 +51,7 @@ absl::StatusOr<std::unique_ptr<WorkerGroup>> WorkerGroup::Launch(const WorkerGro
   const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   const int threads = o.threads_per_rank > 0 ? o.threads_per_rank : std::max(1, cores / o.tp);
   auto group = std::unique_ptr<WorkerGroup>(new WorkerGroup());
+  group->options_ = o;
   std::string rendezvous = "127.0.0.1:0";
   for (int rank = 0; rank < o.tp; ++rank) {
     std::vector<std::string> argv = {o.worker_binary,
@@ -111,7 +114,14 @@ WorkerGroup::~WorkerGroup() { Shutdown(); }
 
 absl::StatusOr<v1::StepResponse> WorkerGroup::Step(const v1::StepRequest& request) {
   const size_t n = stubs_.size();
+  int64_t tokens = 0;
+  for (const v1::SequenceStep& seq : request.sequences()) tokens += seq.token_ids_size();
+  const double timeout_s =
+      options_.step_timeout_s + options_.step_timeout_per_token_s * static_cast<double>(tokens);
+  const auto deadline = std::chrono::system_clock::now() +
+                        std::chrono::microseconds(static_cast<int64_t>(timeout_s * 1e6));
   std::vector<grpc::ClientContext> contexts(n);
+  for (grpc::ClientContext& context : contexts) context.set_deadline(deadline);
   std::vector<v1::StepResponse> responses(n);
   std::vector<grpc::Status> statuses(n);
   std::latch done(static_cast<std::ptrdiff_t>(n));
@@ -122,6 +132,22 @@ absl::StatusOr<v1::StepResponse> WorkerGroup::Step(const v1::StepRequest& reques
     });
   }
   done.wait();
+  // A rank past the deadline is hung (stopped, or stuck in a collective): the group is
+  // killed so that the relaunch starts clean, naming the stopped ranks if any.
+  std::vector<std::string> late, stopped;
+  for (size_t r = 0; r < n; ++r) {
+    if (statuses[r].error_code() != grpc::StatusCode::DEADLINE_EXCEEDED) continue;
+    late.push_back(absl::StrCat(r));
+    if (processes_[r]->IsStopped()) stopped.push_back(absl::StrCat(r));
+  }
+  if (!late.empty()) {
+    for (auto& process : processes_) process->Kill(SIGKILL);
+    return absl::UnavailableError(absl::StrCat(
+        "worker rank ", absl::StrJoin(stopped.empty() ? late : stopped, ", "),
+        stopped.empty() ? " did not finish a step" : " is stopped and did not finish a step",
+        " within its deadline of ", absl::StrFormat("%.1f", timeout_s),
+        " s; the group's workers were killed"));
+  }
   // Report the most telling failure: a dead process first, then rank 0's own error.
   for (size_t r = 0; r < n; ++r) {
     if (std::optional<int> exit = processes_[r]->TryWait()) {

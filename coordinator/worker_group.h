@@ -29,6 +29,10 @@ struct WorkerGroupOptions {
   int max_sequences = 256;           // sequences one step may hold (the scheduler's max running)
   std::chrono::seconds start_timeout{600};       // loading 7B weights takes a while
   std::chrono::seconds restart_backoff_max{30};  // cap of the retry delay after failed restarts
+  // Every step must finish within step_timeout + step_timeout_per_token x its tokens, or
+  // the group's workers are killed (a hung or stopped rank) and the step fails.
+  double step_timeout_s = 30.0;
+  double step_timeout_per_token_s = 0.25;
 };
 
 class WorkerGroup {
@@ -40,7 +44,9 @@ class WorkerGroup {
   const v1::WorkerInfo& info() const { return info_; }
 
   // Sends the step to every rank at once and returns rank 0's answer. Any rank's failure
-  // fails the step; a dead rank gives UNAVAILABLE naming it.
+  // fails the step; a dead rank gives UNAVAILABLE naming it. A step past its deadline
+  // (see WorkerGroupOptions) kills the group's workers and gives UNAVAILABLE naming the
+  // stopped or late ranks.
   absl::StatusOr<v1::StepResponse> Step(const v1::StepRequest& request);
 
   // Asks the workers to exit and reaps them.
@@ -55,6 +61,7 @@ class WorkerGroup {
  private:
   WorkerGroup() = default;
 
+  WorkerGroupOptions options_;
   std::vector<std::unique_ptr<ChildProcess>> processes_;
   std::vector<std::unique_ptr<v1::Worker::Stub>> stubs_;
   v1::WorkerInfo info_;

@@ -48,6 +48,10 @@ ABSL_FLAG(int, max_running, 256, "sequences decoding together per worker group")
 ABSL_FLAG(int, comm_timeout_s, 60, "seconds ranks wait for each other before failing");
 ABSL_FLAG(int, drain_timeout_s, 30,
           "serve: after SIGTERM, seconds running requests may take before they are ended");
+ABSL_FLAG(double, step_timeout_s, 30.0,
+          "a step not finished within this plus --step-timeout-per-token-s per token kills "
+          "its hung worker group (which is then restarted)");
+ABSL_FLAG(double, step_timeout_per_token_s, 0.25, "see --step-timeout-s");
 ABSL_FLAG(int, restart_backoff_max_s, 30,
           "serve: longest wait between attempts to restart a failed worker group");
 // serve
@@ -173,6 +177,8 @@ int ServeMain() {
   o.coordinator.workers.kv_block_size = absl::GetFlag(FLAGS_kv_block_size);
   o.coordinator.workers.comm_timeout_s = absl::GetFlag(FLAGS_comm_timeout_s);
   o.coordinator.workers.precision = absl::GetFlag(FLAGS_precision);
+  o.coordinator.workers.step_timeout_s = absl::GetFlag(FLAGS_step_timeout_s);
+  o.coordinator.workers.step_timeout_per_token_s = absl::GetFlag(FLAGS_step_timeout_per_token_s);
   o.coordinator.workers.gpu_memory_fraction = absl::GetFlag(FLAGS_gpu_memory_fraction);
   o.host = absl::GetFlag(FLAGS_host);
   o.port = absl::GetFlag(FLAGS_port);

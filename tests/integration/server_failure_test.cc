@@ -181,6 +181,43 @@ TEST(ServerFailureTest, FailedRestartIsRetriedAndHealthTellsTheTruth) {
   EXPECT_EQ(r.tokens[0], expected);
 }
 
+// A stopped worker (SIGSTOP) cannot stall its group: the step misses its deadline, the
+// request in flight gets UNAVAILABLE naming the stopped rank, and the group is
+// relaunched and serves again.
+TEST(ServerFailureTest, StoppedWorkerMissesTheStepDeadlineAndTheGroupComesBack) {
+  auto server = testing::ServerProcess::Start(
+      {"--model", SlowModel(), "--step-timeout-s", "2", "--step-timeout-per-token-s", "0"});
+  ASSERT_NE(server, nullptr);
+  const std::vector<pid_t> workers = server->WorkerPids();
+  ASSERT_EQ(workers.size(), 1u);
+  auto long_request = std::async(std::launch::async, [&] {
+    return CollectStream(server->stub(), IdsRequest({1, 2}, Greedy(4000)), 1, 120);
+  });
+  bool running = false;
+  for (int i = 0; i < 100 && !running; ++i) {
+    running = Info(server->stub()).groups(0).running() == 1;
+    if (!running) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_TRUE(running);
+  ASSERT_EQ(kill(workers[0], SIGSTOP), 0);
+  testing::StreamResult cut = long_request.get();
+  EXPECT_EQ(cut.status.error_code(), grpc::StatusCode::UNAVAILABLE) << cut.status.error_message();
+  EXPECT_NE(cut.status.error_message().find("rank 0 is stopped"), std::string::npos)
+      << cut.status.error_message();
+  // The group was marked down before its request was failed; wait for it to be back
+  // (health follows within its 100 ms polling).
+  bool back = false;
+  for (int i = 0; i < 600 && !back; ++i) {
+    back = Info(server->stub()).groups(0).healthy();
+    if (!back) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_TRUE(back);
+  EXPECT_TRUE(AwaitHealth(*server, Serving::SERVING, 10));
+  testing::StreamResult after = CollectStream(server->stub(), IdsRequest({1, 7}, Greedy(20)));
+  EXPECT_TRUE(after.status.ok()) << after.status.error_message();
+  kill(workers[0], SIGKILL);  // the stopped process, if it somehow survived
+}
+
 // SIGTERM: NOT_SERVING at once, new requests refused as draining, a request still
 // running when the drain timeout passes ends with UNAVAILABLE and the server's own
 // message, and the process exits 0.
