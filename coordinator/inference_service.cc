@@ -5,6 +5,20 @@
 
 namespace dsm {
 
+absl::StatusOr<Coordinator*> InferenceService::Ready() const {
+  Coordinator* c = coordinator_.load();
+  if (c == nullptr) {
+    return absl::UnavailableError("server is starting: the model is still loading");
+  }
+  return c;
+}
+
+// Binds `c` to the ready coordinator or returns UNAVAILABLE from the handler.
+#define DSM_COORDINATOR_OR_RETURN(c)                      \
+  absl::StatusOr<Coordinator*> c##_or = Ready();          \
+  if (!c##_or.ok()) return ToGrpcStatus(c##_or.status()); \
+  Coordinator* c = *c##_or
+
 grpc::Status InferenceService::Run(grpc::ServerContext* context,
                                    const absl::StatusOr<PreparedRequest>& prepared,
                                    v1::GenerateResponse* response,
@@ -15,7 +29,7 @@ grpc::Status InferenceService::Run(grpc::ServerContext* context,
     return writer->Write(chunk);
   };
   absl::StatusOr<v1::GenerateResponse> result =
-      coordinator_->Generate(*prepared, cancelled, writer ? &write : nullptr);
+      coordinator_.load()->Generate(*prepared, cancelled, writer ? &write : nullptr);
   if (!result.ok()) {
     if (absl::IsCancelled(result.status()) &&
         context->deadline() < std::chrono::system_clock::now()) {
@@ -30,33 +44,38 @@ grpc::Status InferenceService::Run(grpc::ServerContext* context,
 grpc::Status InferenceService::Generate(grpc::ServerContext* context,
                                         const v1::GenerateRequest* request,
                                         v1::GenerateResponse* response) {
-  return Run(context, PrepareGenerate(*request, coordinator_->text(), coordinator_->limits()),
+  DSM_COORDINATOR_OR_RETURN(coordinator);
+  return Run(context, PrepareGenerate(*request, coordinator->text(), coordinator->limits()),
              response, nullptr);
 }
 
 grpc::Status InferenceService::GenerateStream(
     grpc::ServerContext* context, const v1::GenerateRequest* request,
     grpc::ServerWriter<v1::GenerateStreamResponse>* writer) {
-  return Run(context, PrepareGenerate(*request, coordinator_->text(), coordinator_->limits()),
+  DSM_COORDINATOR_OR_RETURN(coordinator);
+  return Run(context, PrepareGenerate(*request, coordinator->text(), coordinator->limits()),
              nullptr, writer);
 }
 
 grpc::Status InferenceService::Chat(grpc::ServerContext* context, const v1::ChatRequest* request,
                                     v1::GenerateResponse* response) {
-  return Run(context, PrepareChat(*request, coordinator_->text(), coordinator_->limits()), response,
+  DSM_COORDINATOR_OR_RETURN(coordinator);
+  return Run(context, PrepareChat(*request, coordinator->text(), coordinator->limits()), response,
              nullptr);
 }
 
 grpc::Status InferenceService::ChatStream(grpc::ServerContext* context,
                                           const v1::ChatRequest* request,
                                           grpc::ServerWriter<v1::GenerateStreamResponse>* writer) {
-  return Run(context, PrepareChat(*request, coordinator_->text(), coordinator_->limits()), nullptr,
+  DSM_COORDINATOR_OR_RETURN(coordinator);
+  return Run(context, PrepareChat(*request, coordinator->text(), coordinator->limits()), nullptr,
              writer);
 }
 
 grpc::Status InferenceService::Tokenize(grpc::ServerContext*, const v1::TokenizeRequest* request,
                                         v1::TokenizeResponse* response) {
-  const TokenizerFiles* text = coordinator_->text();
+  DSM_COORDINATOR_OR_RETURN(coordinator);
+  const TokenizerFiles* text = coordinator->text();
   if (text == nullptr) {
     return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
                         "this model is served without a tokenizer (token ids only)");
@@ -74,7 +93,8 @@ grpc::Status InferenceService::Tokenize(grpc::ServerContext*, const v1::Tokenize
 grpc::Status InferenceService::Detokenize(grpc::ServerContext*,
                                           const v1::DetokenizeRequest* request,
                                           v1::DetokenizeResponse* response) {
-  const TokenizerFiles* text = coordinator_->text();
+  DSM_COORDINATOR_OR_RETURN(coordinator);
+  const TokenizerFiles* text = coordinator->text();
   if (text == nullptr) {
     return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
                         "this model is served without a tokenizer (token ids only)");
@@ -92,7 +112,8 @@ grpc::Status InferenceService::Detokenize(grpc::ServerContext*,
 
 grpc::Status InferenceService::GetModelInfo(grpc::ServerContext*, const v1::GetModelInfoRequest*,
                                             v1::ModelInfo* response) {
-  *response = coordinator_->Info();
+  DSM_COORDINATOR_OR_RETURN(coordinator);
+  *response = coordinator->Info();
   return grpc::Status::OK;
 }
 

@@ -1,6 +1,8 @@
 #pragma once
 // The public dsm.v1.Inference gRPC service over a Coordinator.
 
+#include <atomic>
+
 #include "coordinator/coordinator.h"
 #include "dsm/v1/inference.grpc.pb.h"
 
@@ -8,7 +10,11 @@ namespace dsm {
 
 class InferenceService final : public v1::Inference::Service {
  public:
-  explicit InferenceService(Coordinator* coordinator) : coordinator_(coordinator) {}
+  explicit InferenceService(Coordinator* coordinator = nullptr) : coordinator_(coordinator) {}
+
+  // The server listens before the model is loaded; until this is called every call
+  // answers UNAVAILABLE "server is starting".
+  void SetCoordinator(Coordinator* coordinator) { coordinator_.store(coordinator); }
 
   grpc::Status Generate(grpc::ServerContext* context, const v1::GenerateRequest* request,
                         v1::GenerateResponse* response) override;
@@ -30,7 +36,10 @@ class InferenceService final : public v1::Inference::Service {
                    v1::GenerateResponse* response,
                    grpc::ServerWriter<v1::GenerateStreamResponse>* writer);
 
-  Coordinator* coordinator_;
+  // The coordinator, or UNAVAILABLE while the server is still loading.
+  absl::StatusOr<Coordinator*> Ready() const;
+
+  std::atomic<Coordinator*> coordinator_;
 };
 
 }  // namespace dsm

@@ -35,6 +35,11 @@ struct WorkerGroupOptions {
   double step_timeout_per_token_s = 0.25;
 };
 
+// INVALID_ARGUMENT naming the first flag out of range (--tp, --threads, --kv-cache-mib,
+// --kv-block-size, --comm-timeout-s, --backend, --precision, --gpu-memory-fraction, step
+// timeouts, --max-running), before any worker starts.
+absl::Status ValidateWorkerGroupOptions(const WorkerGroupOptions& options);
+
 class WorkerGroup {
  public:
   static absl::StatusOr<std::unique_ptr<WorkerGroup>> Launch(const WorkerGroupOptions& options);

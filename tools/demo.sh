@@ -14,7 +14,7 @@ log=$(mktemp)
 server=$!
 trap 'kill -TERM $server 2>/dev/null; wait $server 2>/dev/null; rm -f "$log"' EXIT
 for _ in $(seq 1 600); do
-  grep -q "listening on" "$log" && break
+  grep -q "^dsm serve: ready" "$log" && break  # listening, and the workers are up
   kill -0 $server 2>/dev/null || { echo "dsm serve failed to start" >&2; exit 1; }
   sleep 0.2
 done

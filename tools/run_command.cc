@@ -122,6 +122,10 @@ absl::StatusOr<std::vector<GenerationRequest>> ReadRequests(const RunOptions& op
 
 absl::Status RunOffline(const RunOptions& options, std::istream& input, std::ostream& output) {
   if (options.max_tokens < 1) return absl::InvalidArgumentError("--max-tokens must be >= 1");
+  if (options.max_batch_tokens < 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--max-batch-tokens must be >= 1, got ", options.max_batch_tokens));
+  }
   if (absl::Status s = options.sampling.Validate(); !s.ok()) return s;
   absl::StatusOr<ModelConfig> config = LoadModelConfig(options.model_dir);
   if (!config.ok()) return config.status();

@@ -3,11 +3,16 @@
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
+#include <netdb.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -18,6 +23,36 @@ namespace dsm {
 namespace {
 
 constexpr char kInferenceServiceName[] = "dsm.v1.Inference";
+
+// FAILED_PRECONDITION "address already in use" when another process holds the port (gRPC
+// itself only reports that it could not listen).
+absl::Status CheckPortFree(const std::string& host, int port) {
+  if (port == 0) return absl::OkStatus();
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE;
+  addrinfo* found = nullptr;
+  const std::string service = std::to_string(port);
+  if (getaddrinfo(host.c_str(), service.c_str(), &hints, &found) != 0 || found == nullptr) {
+    return absl::InvalidArgumentError(absl::StrCat("--host ", host, " is not an address"));
+  }
+  absl::Status status;
+  const int fd = socket(found->ai_family, found->ai_socktype, found->ai_protocol);
+  if (fd >= 0) {
+    const int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (bind(fd, found->ai_addr, found->ai_addrlen) != 0) {
+      const int err = errno;
+      status = absl::FailedPreconditionError(absl::StrCat(
+          "cannot listen on ", host, ":", port, ": ", std::strerror(err),
+          err == EADDRINUSE ? " (another process holds the port; pick another --port)" : ""));
+    }
+    close(fd);
+  }
+  freeaddrinfo(found);
+  return status;
+}
 
 }  // namespace
 
@@ -35,6 +70,34 @@ absl::Status RunServe(ServeOptions options) {
     std::fprintf(stderr, "dsm serve: demo model in %s\n", options.coordinator.model_dir.c_str());
     if (absl::Status s = EnsureDemoModel(options.coordinator.model_dir); !s.ok()) return s;
   }
+  if (options.port < 0 || options.port > 65535) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--port must be in [0, 65535] (0 = pick a free one), got ", options.port));
+  }
+  const CoordinatorOptions& c = options.coordinator;
+  if (c.replicas < 1) {
+    return absl::InvalidArgumentError(absl::StrCat("--replicas must be >= 1, got ", c.replicas));
+  }
+  if (c.max_running < 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--max-running must be >= 1, got ", c.max_running));
+  }
+  if (c.max_queued_requests < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--max-queue must be >= 0 (sequences that may wait for a slot), got ",
+                     c.max_queued_requests));
+  }
+  if (c.max_batch_tokens < 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--max-batch-tokens must be >= 1, got ", c.max_batch_tokens));
+  }
+  {
+    WorkerGroupOptions workers = c.workers;
+    workers.tp = c.tp;
+    workers.backend = c.backend;
+    workers.max_sequences = c.max_running;
+    if (absl::Status s = ValidateWorkerGroupOptions(workers); !s.ok()) return s;
+  }
   if (options.drain_timeout_s < 0) {
     return absl::InvalidArgumentError(
         absl::StrCat("--drain-timeout-s must be >= 0, got ", options.drain_timeout_s));
@@ -46,36 +109,48 @@ absl::Status RunServe(ServeOptions options) {
     return absl::InvalidArgumentError(
         absl::StrCat("unknown --backend \"", options.coordinator.backend, "\"; use cpu or cuda"));
   }
+  // Listen first (exclusively: a second server on the port fails instead of sharing it
+  // through SO_REUSEPORT), answering UNAVAILABLE and NOT_SERVING while the model loads.
+  const std::string address = absl::StrCat(options.host, ":", options.port);
+  if (absl::Status s = CheckPortFree(options.host, options.port); !s.ok()) return s;
+  InferenceService service;
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  builder.AddListeningPort(address, grpc::InsecureServerCredentials(), &port);
+  builder.RegisterService(&service);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (!server || port == 0) {
+    return absl::UnavailableError(absl::StrCat("cannot listen on ", address));
+  }
+  // Health tells the truth: SERVING ("" and dsm.v1.Inference) only while some group can
+  // serve and the server is not draining; the default service's Watch pushes changes.
+  grpc::HealthCheckServiceInterface* health = server->GetHealthCheckService();
+  auto report = [health](bool serving) {
+    health->SetServingStatus("", serving);
+    health->SetServingStatus(kInferenceServiceName, serving);
+  };
+  report(false);
+  std::printf("dsm serve: listening on %s:%d\n", options.host.c_str(), port);
+  std::fflush(stdout);
+
   const auto start = std::chrono::steady_clock::now();
   std::fprintf(stderr, "dsm serve: starting %d worker group(s) of tp %d for %s\n",
                options.coordinator.replicas, options.coordinator.tp,
                options.coordinator.model_dir.c_str());
   absl::StatusOr<std::unique_ptr<Coordinator>> coordinator =
       Coordinator::Start(options.coordinator);
-  if (!coordinator.ok()) return coordinator.status();
+  if (!coordinator.ok()) {
+    server->Shutdown(std::chrono::system_clock::now());
+    return coordinator.status();
+  }
   std::fprintf(stderr, "dsm serve: workers ready in %.1f s\n",
                std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
-
-  InferenceService service(coordinator->get());
-  grpc::EnableDefaultHealthCheckService(true);
-  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
-  grpc::ServerBuilder builder;
-  int port = 0;
-  const std::string address = absl::StrCat(options.host, ":", options.port);
-  builder.AddListeningPort(address, grpc::InsecureServerCredentials(), &port);
-  builder.RegisterService(&service);
-  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
-  if (!server || port == 0)
-    return absl::UnavailableError(absl::StrCat("cannot listen on ", address));
-  // Health tells the truth: SERVING ("" and dsm.v1.Inference) only while some group can
-  // serve and the server is not draining; the default service's Watch pushes changes.
-  grpc::HealthCheckServiceInterface* health = server->GetHealthCheckService();
-  std::atomic<bool> stop_health{false};
-  auto report = [health](bool serving) {
-    health->SetServingStatus("", serving);
-    health->SetServingStatus(kInferenceServiceName, serving);
-  };
+  service.SetCoordinator(coordinator->get());
   report((*coordinator)->CanServe());
+  std::atomic<bool> stop_health{false};
   std::thread health_monitor([&] {
     bool serving = (*coordinator)->CanServe();
     while (!stop_health.load()) {
@@ -88,7 +163,7 @@ absl::Status RunServe(ServeOptions options) {
       }
     }
   });
-  std::printf("dsm serve: listening on %s:%d\n", options.host.c_str(), port);
+  std::printf("dsm serve: ready\n");
   std::fflush(stdout);
 
   int signal = 0;

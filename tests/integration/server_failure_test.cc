@@ -132,6 +132,43 @@ TEST(ServerFailureTest, DeadWorkerFailsItsGroupOnlyAndTheGroupComesBack) {
 
 using Serving = grpc::health::v1::HealthCheckResponse;
 
+// Bad flags are refused before any worker starts, naming the flag.
+TEST(ServerStartupTest, BadFlagsFailAtOnceNamingTheFlag) {
+  const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+      {{"--max-running", "0"}, "--max-running must be >= 1"},
+      {{"--kv-cache-mib", "-1"}, "--kv-cache-mib must be > 0"},
+      {{"--replicas", "0"}, "--replicas must be >= 1"},
+      {{"--port", "70000"}, "--port must be in [0, 65535]"},
+      {{"--max-queue", "-1"}, "--max-queue must be >= 0"},
+      {{"--threads", "-2"}, "--threads must be >= 0"},
+      {{"--precision", "fp8"}, "--precision must be bf16 or fp32"},
+      {{"--gpu-memory-fraction", "1.5"}, "--gpu-memory-fraction must be in (0, 1]"},
+  };
+  for (const auto& [flags, message] : cases) {
+    std::vector<std::string> argv = {testing::BinDir() + "/dsm", "serve", "--model", SlowModel()};
+    argv.insert(argv.end(), flags.begin(), flags.end());
+    testing::CommandResult r = testing::RunCommand(argv);
+    EXPECT_EQ(r.exit_code, 1) << flags[0];
+    EXPECT_NE(r.err.find(message), std::string::npos) << r.err;
+    EXPECT_EQ(r.err.find("starting"), std::string::npos) << "workers started: " << r.err;
+  }
+}
+
+// A second server on a taken port fails at once saying so, and the first keeps serving
+// (gRPC's default SO_REUSEPORT would have let them share it silently).
+TEST(ServerStartupTest, TakenPortIsAnErrorNotASharedPort) {
+  auto first = testing::ServerProcess::Start({"--model", SlowModel()});
+  ASSERT_NE(first, nullptr);
+  const std::string port = first->address().substr(first->address().rfind(':') + 1);
+  testing::CommandResult second = testing::RunCommand(
+      {testing::BinDir() + "/dsm", "serve", "--model", SlowModel(), "--port", port});
+  EXPECT_EQ(second.exit_code, 1);
+  EXPECT_NE(second.err.find("Address already in use"), std::string::npos) << second.err;
+  EXPECT_EQ(second.err.find("starting"), std::string::npos) << second.err;
+  testing::StreamResult r = CollectStream(first->stub(), IdsRequest({1, 3}, Greedy(4)));
+  EXPECT_TRUE(r.status.ok()) << r.status.error_message();
+}
+
 // Polls until both health names report `want`, for at most `seconds` (a bounded wait
 // for a state change, not a timing assertion).
 bool AwaitHealth(testing::ServerProcess& server, Serving::ServingStatus want, int seconds) {

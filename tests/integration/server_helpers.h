@@ -21,7 +21,7 @@ namespace dsm::testing {
 
 class ServerProcess {
  public:
-  // Starts `dsm serve <args> --port 0` and waits until it listens.
+  // Starts `dsm serve <args> --port 0` and waits until it listens and its workers are up.
   static std::unique_ptr<ServerProcess> Start(const std::vector<std::string>& args) {
     std::vector<std::string> argv = {BinDir() + "/dsm", "serve", "--port", "0"};
     argv.insert(argv.end(), args.begin(), args.end());
@@ -35,10 +35,8 @@ class ServerProcess {
       EXPECT_TRUE(line.ok()) << line.status();
       if (!line.ok()) return nullptr;
       const std::string tag = "dsm serve: listening on ";
-      if (absl::StartsWith(*line, tag)) {
-        server->address_ = line->substr(tag.size());
-        break;
-      }
+      if (absl::StartsWith(*line, tag)) server->address_ = line->substr(tag.size());
+      if (*line == "dsm serve: ready") break;  // the workers are up
     }
     server->stub_ = v1::Inference::NewStub(
         grpc::CreateChannel(server->address_, grpc::InsecureChannelCredentials()));
