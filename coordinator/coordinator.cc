@@ -109,22 +109,27 @@ absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Start(const Coordinato
 }
 
 absl::StatusOr<GroupEngine*> Coordinator::PickGroup(int sequences) {
-  int waiting = 0;
+  absl::MutexLock lock(&pick_mu_);
   GroupEngine* best = nullptr;
   for (auto& engine : engines_) {
-    const GroupStats stats = engine->Stats();
-    waiting += stats.waiting;
     if (!engine->healthy()) continue;
     if (best == nullptr || engine->load() < best->load()) best = engine.get();
   }
-  if (waiting + sequences > options_.max_queued_requests) {
-    return absl::ResourceExhaustedError(absl::StrCat("the queue is full: ", waiting,
-                                                     " sequences waiting (limit ",
-                                                     options_.max_queued_requests, ")"));
+  // What truly waits: in each group, the sequences beyond its running slots.
+  int waiting = 0;
+  for (auto& engine : engines_) {
+    const int load = engine->load() + (engine.get() == best ? sequences : 0);
+    waiting += std::max(0, load - options_.max_running);
+  }
+  if (waiting > options_.max_queued_requests) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "the queue is full: ", waiting, " sequences would wait for a running slot (limit ",
+        options_.max_queued_requests, ", --max-queue)"));
   }
   if (best == nullptr) {
     return absl::UnavailableError("no worker group is available (all are restarting)");
   }
+  best->Reserve(sequences);
   return best;
 }
 
@@ -149,6 +154,9 @@ absl::StatusOr<v1::GenerateResponse> Coordinator::Generate(const PreparedRequest
   if (draining_) return absl::UnavailableError("server is draining: it takes no new requests");
   absl::StatusOr<GroupEngine*> engine = PickGroup(request.n);
   if (!engine.ok()) return engine.status();
+  // Choices not yet submitted stay reserved; whatever ends this call releases the rest.
+  int unsubmitted = request.n;
+  absl::Cleanup release = [&] { (*engine)->Release(unsubmitted); };
 
   auto events = std::make_shared<SequenceStream>();
   std::vector<ChoiceState> choices(request.n);
@@ -173,6 +181,7 @@ absl::StatusOr<v1::GenerateResponse> Coordinator::Generate(const PreparedRequest
     g.ignore_eos = request.ignore_eos;
     g.stop_token_ids = request.stop_token_ids;
     absl::Status s = (*engine)->Submit(std::move(g), events);
+    if (s.ok()) --unsubmitted;  // Submit moved it from reserved to waiting
     if (!s.ok()) {
       c.sequence_id = 0;
       cancel_all();

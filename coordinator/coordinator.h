@@ -62,6 +62,9 @@ class Coordinator {
 
  private:
   Coordinator() = default;
+  // Routes `sequences` new sequences to the least-loaded healthy group and reserves them
+  // there; RESOURCE_EXHAUSTED when more than --max-queue sequences would have to wait
+  // for a running slot (all groups counted, every choice of every request included).
   absl::StatusOr<GroupEngine*> PickGroup(int sequences);
 
   CoordinatorOptions options_;
@@ -71,6 +74,7 @@ class Coordinator {
   std::vector<std::unique_ptr<GroupEngine>> engines_;
   std::atomic<uint64_t> next_sequence_id_{1};
   std::atomic<bool> draining_{false};
+  absl::Mutex pick_mu_;  // the queue check and the reservation are one step
   std::atomic<int> in_flight_{0};
 };
 

@@ -90,6 +90,7 @@ absl::Status GroupEngine::Submit(GenerationRequest request,
   absl::MutexLock lock(&mu_);
   incoming_.emplace_back(std::move(request), std::move(stream));
   ++stats_.waiting;
+  reserved_.fetch_sub(1);  // from reserved to waiting, under mu_ so load() never dips
   return absl::OkStatus();
 }
 
@@ -112,7 +113,7 @@ GroupStats GroupEngine::Stats() const {
 
 int GroupEngine::load() const {
   absl::MutexLock lock(&mu_);
-  return stats_.running + stats_.waiting;
+  return stats_.running + stats_.waiting + reserved_.load();
 }
 
 void GroupEngine::KillWorkerForTesting(int rank) {

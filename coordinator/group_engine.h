@@ -45,7 +45,11 @@ class GroupEngine {
   void AbortAll(const absl::Status& status);
 
   GroupStats Stats() const;
-  int load() const;  // running + waiting, for routing
+  int load() const;  // running + waiting + reserved, for routing and the queue limit
+  // Sequences a request will submit (its n choices), counted in load() from the moment
+  // it is routed here until each is submitted (Submit releases one) or released.
+  void Reserve(int sequences) { reserved_.fetch_add(sequences); }
+  void Release(int sequences) { reserved_.fetch_sub(sequences); }
   bool healthy() const { return healthy_.load(); }
   const v1::WorkerInfo& worker_info() const { return info_; }
 
@@ -67,6 +71,7 @@ class GroupEngine {
   SchedulerConfig scheduler_config_;
   v1::WorkerInfo info_;
   std::atomic<bool> healthy_{false};
+  std::atomic<int> reserved_{0};
 
   mutable absl::Mutex mu_;
   std::vector<std::pair<GenerationRequest, std::shared_ptr<SequenceStream>>> incoming_

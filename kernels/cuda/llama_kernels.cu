@@ -184,6 +184,35 @@ __global__ void RopeStoreKvKernel(const T* qkv, const int32_t* positions, const 
   }
 }
 
+// 8 consecutive values (16 bytes of bf16, 32 of f32) as floats; p is 16-byte aligned.
+__device__ __forceinline__ void Load8(const __nv_bfloat16* p, float* out) {
+  const uint4 raw = *reinterpret_cast<const uint4*>(p);
+  const __nv_bfloat162* pairs = reinterpret_cast<const __nv_bfloat162*>(&raw);
+#pragma unroll
+  for (int j = 0; j < 4; ++j) {
+    const float2 f = __bfloat1622float2(pairs[j]);
+    out[2 * j] = f.x;
+    out[2 * j + 1] = f.y;
+  }
+}
+__device__ __forceinline__ void Load8(const float* p, float* out) {
+  const float4 a = *reinterpret_cast<const float4*>(p);
+  const float4 b = *reinterpret_cast<const float4*>(p + 4);
+  out[0] = a.x, out[1] = a.y, out[2] = a.z, out[3] = a.w;
+  out[4] = b.x, out[5] = b.y, out[6] = b.z, out[7] = b.w;
+}
+
+// N consecutive values (N = 1, 2, 4 or 8) as floats, in one load where alignment allows.
+template <int N, typename T>
+__device__ __forceinline__ void LoadN(const T* p, float* out) {
+  if constexpr (N == 8) {
+    Load8(p, out);
+  } else {
+#pragma unroll
+    for (int j = 0; j < N; ++j) out[j] = ToFloat(p[j]);
+  }
+}
+
 constexpr int kAttentionWarps = 4;
 constexpr int kMaxAttentionSplits = 16;
 
@@ -203,33 +232,59 @@ __global__ void PagedAttentionKernel(const T* q, const int32_t* positions, const
   int64_t begin, end;
   cuda_math::SplitRange(static_cast<int64_t>(positions[t]) + 1, splits, split, &begin, &end);
 
-  float qr[kDimsPerLane], acc[kDimsPerLane];
+  // The query in shared memory (float); each warp then takes tiles of 32 keys: every lane
+  // scores one key of the tile (a full dot product, 16-byte loads, no shuffles), the
+  // tile's softmax is folded into the warp's online state at once, and the values are
+  // accumulated with each lane owning kDimsPerLane contiguous dimensions.
+  __shared__ float q_shared[32 * kDimsPerLane];
   const T* qv = q + (static_cast<int64_t>(t) * shape.heads + h) * d;
+  for (int i = threadIdx.x; i < d; i += blockDim.x) q_shared[i] = ToFloat(qv[i]);
+  __syncthreads();
+  float acc[kDimsPerLane];
 #pragma unroll
-  for (int j = 0; j < kDimsPerLane; ++j) {
-    const int i = lane + 32 * j;
-    qr[j] = i < d ? ToFloat(qv[i]) : 0.0f;
-    acc[j] = 0.0f;
-  }
+  for (int j = 0; j < kDimsPerLane; ++j) acc[j] = 0.0f;
+  const int dim0 = lane * kDimsPerLane;  // this lane's value dimensions
   SoftmaxPartial part;
   const int64_t kv_stride = static_cast<int64_t>(shape.kv_heads) * d;
-  for (int64_t p = begin + warp; p < end; p += kAttentionWarps) {
-    const int64_t slot = KvSlot(table, p, shape.block_size);
-    const T* kp = k_cache + slot * kv_stride + kvh * d;
-    float dot = 0.0f;
+  for (int64_t tile = begin + 32 * warp; tile < end; tile += 32 * kAttentionWarps) {
+    const int64_t p = tile + lane;
+    const bool valid = p < end;
+    int64_t slot = 0;
+    float score = -INFINITY;
+    if (valid) {
+      slot = KvSlot(table, p, shape.block_size);
+      const T* kp = k_cache + slot * kv_stride + kvh * d;
+      float dot = 0.0f;
+      for (int i = 0; i < d; i += 8) {
+        float k8[8];
+        Load8(kp + i, k8);
 #pragma unroll
-    for (int j = 0; j < kDimsPerLane; ++j) {
-      const int i = lane + 32 * j;
-      if (i < d) dot += qr[j] * ToFloat(kp[i]);
+        for (int e = 0; e < 8; ++e) dot = fmaf(q_shared[i + e], k8[e], dot);
+      }
+      score = dot * shape.scale;
     }
-    const float score = WarpSum(dot) * shape.scale;
-    float w;
-    const float rescale = cuda_math::SoftmaxAccumulate(&part, score, &w);
-    const T* vp = v_cache + slot * kv_stride + kvh * d;
+    float tile_max = score;
+    for (int offset = 16; offset > 0; offset /= 2) {
+      tile_max = fmaxf(tile_max, __shfl_xor_sync(0xffffffffu, tile_max, offset));
+    }
+    const float new_max = fmaxf(part.max, tile_max);
+    const float rescale = cuda_math::RescaleFactor(part.max, new_max);
+    const float weight = valid ? expf(score - new_max) : 0.0f;
+    part.sum = part.sum * rescale + WarpSum(weight);
+    part.max = new_max;
 #pragma unroll
-    for (int j = 0; j < kDimsPerLane; ++j) {
-      const int i = lane + 32 * j;
-      acc[j] = acc[j] * rescale + (i < d ? w * ToFloat(vp[i]) : 0.0f);
+    for (int j = 0; j < kDimsPerLane; ++j) acc[j] *= rescale;
+    const int keys = static_cast<int>(end - tile < 32 ? end - tile : 32);
+#pragma unroll 4
+    for (int kk = 0; kk < keys; ++kk) {
+      const float w = __shfl_sync(0xffffffffu, weight, kk);
+      const int64_t key_slot = __shfl_sync(0xffffffffu, slot, kk);
+      if (dim0 < d) {
+        float v[kDimsPerLane];
+        LoadN<kDimsPerLane>(v_cache + key_slot * kv_stride + kvh * d + dim0, v);
+#pragma unroll
+        for (int j = 0; j < kDimsPerLane; ++j) acc[j] = fmaf(w, v[j], acc[j]);
+      }
     }
   }
 
@@ -240,7 +295,7 @@ __global__ void PagedAttentionKernel(const T* q, const int32_t* positions, const
     warp_sum[warp] = part.sum;
   }
 #pragma unroll
-  for (int j = 0; j < kDimsPerLane; ++j) warp_acc[warp][lane + 32 * j] = acc[j];
+  for (int j = 0; j < kDimsPerLane; ++j) warp_acc[warp][dim0 + j] = acc[j];
   __syncthreads();
 
   const int64_t row = static_cast<int64_t>(t) * shape.heads + h;

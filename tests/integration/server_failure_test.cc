@@ -82,6 +82,41 @@ TEST(ServerFailureTest, FullQueueIsResourceExhaustedAtOnce) {
   EXPECT_TRUE(after.status.ok()) << after.status.error_message();
 }
 
+// The queue limit counts what truly waits: 8 requests at once on an idle server with 8
+// running slots all run, even with --max-queue 4 ...
+TEST(ServerFailureTest, QueueLimitCountsOnlySequencesWithoutASlot) {
+  auto server = testing::ServerProcess::Start(
+      {"--model", SlowModel(), "--max-running", "8", "--max-queue", "4"});
+  ASSERT_NE(server, nullptr);
+  std::vector<std::future<testing::StreamResult>> requests;
+  for (int i = 0; i < 8; ++i) {
+    requests.push_back(std::async(std::launch::async, [&] {
+      return CollectStream(server->stub(), IdsRequest({1, 4}, Greedy(8)));
+    }));
+  }
+  for (auto& f : requests) {
+    testing::StreamResult r = f.get();
+    EXPECT_TRUE(r.status.ok()) << r.status.error_message();
+  }
+}
+
+// ... and every choice of a request counts: n = 4 with one slot and room for 2 waiting
+// is refused at once.
+TEST(ServerFailureTest, QueueLimitCountsEveryChoice) {
+  auto server = testing::ServerProcess::Start(
+      {"--model", SlowModel(), "--max-running", "1", "--max-queue", "2"});
+  ASSERT_NE(server, nullptr);
+  v1::GenerateRequest request = IdsRequest({1, 4}, Greedy(4));
+  request.mutable_params()->set_n(4);
+  request.mutable_params()->set_temperature(0.7f);
+  testing::StreamResult r = CollectStream(server->stub(), request, 4);
+  EXPECT_EQ(r.status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED)
+      << r.status.error_message();
+  request.mutable_params()->set_n(3);  // 1 runs, 2 wait: allowed
+  testing::StreamResult ok = CollectStream(server->stub(), request, 3);
+  EXPECT_TRUE(ok.status.ok()) << ok.status.error_message();
+}
+
 TEST(ServerFailureTest, DeadWorkerFailsItsGroupOnlyAndTheGroupComesBack) {
   auto server = testing::ServerProcess::Start({"--model", SlowModel(), "--replicas", "2"});
   ASSERT_NE(server, nullptr);

@@ -94,9 +94,11 @@ class CudaExecutorImpl : public ModelExecutor {
   }
 
   absl::Status Init() {
-    if (config_.head_dim > 256 || config_.head_dim % 2 != 0) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "the CUDA backend supports even head_dim up to 256, the model has ", config_.head_dim));
+    if (config_.head_dim > 256 || config_.head_dim % 8 != 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("the CUDA backend supports head_dim a multiple of 8 up to 256, the "
+                       "model has ",
+                       config_.head_dim));
     }
     if (options_.kv_block_size <= 0) {
       return absl::InvalidArgumentError("--kv-block-size must be > 0");
