@@ -35,10 +35,12 @@ DSM_HOST_DEVICE void RopeRotate(float a, float b, float c, float s, float* out_a
 }
 
 // Key positions [begin, end) that split `split` of `splits` covers of a query attending to
-// `length` positions: equal contiguous chunks; trailing splits may be empty.
-DSM_HOST_DEVICE void SplitRange(int64_t length, int splits, int split, int64_t* begin,
-                                int64_t* end) {
-  const int64_t chunk = (length + splits - 1) / splits;
+// `length` positions: equal contiguous chunks of at least `min_chunk` keys (short
+// contexts use fewer, fuller splits); trailing splits may be empty.
+DSM_HOST_DEVICE void SplitRange(int64_t length, int splits, int split, int64_t* begin, int64_t* end,
+                                int64_t min_chunk = 1) {
+  int64_t chunk = (length + splits - 1) / splits;
+  if (chunk < min_chunk) chunk = min_chunk;
   const int64_t b = chunk * split;
   *begin = b < length ? b : length;
   *end = b + chunk < length ? b + chunk : length;

@@ -202,17 +202,6 @@ __device__ __forceinline__ void Load8(const float* p, float* out) {
   out[4] = b.x, out[5] = b.y, out[6] = b.z, out[7] = b.w;
 }
 
-// N consecutive values (N = 1, 2, 4 or 8) as floats, in one load where alignment allows.
-template <int N, typename T>
-__device__ __forceinline__ void LoadN(const T* p, float* out) {
-  if constexpr (N == 8) {
-    Load8(p, out);
-  } else {
-#pragma unroll
-    for (int j = 0; j < N; ++j) out[j] = ToFloat(p[j]);
-  }
-}
-
 constexpr int kAttentionWarps = 4;
 constexpr int kMaxAttentionSplits = 16;
 
@@ -230,7 +219,9 @@ __global__ void PagedAttentionKernel(const T* q, const int32_t* positions, const
   const int32_t* table =
       block_tables + static_cast<int64_t>(token_seq[t]) * shape.max_blocks_per_seq;
   int64_t begin, end;
-  cuda_math::SplitRange(static_cast<int64_t>(positions[t]) + 1, splits, split, &begin, &end);
+  // A split gets at least one tile of 32 keys, so short contexts are not spread over
+  // blocks that would each score a handful.
+  cuda_math::SplitRange(static_cast<int64_t>(positions[t]) + 1, splits, split, &begin, &end, 32);
 
   // The query in shared memory (float); each warp then takes tiles of 32 keys: every lane
   // scores one key of the tile (a full dot product, 16-byte loads, no shuffles), the
@@ -240,10 +231,15 @@ __global__ void PagedAttentionKernel(const T* q, const int32_t* positions, const
   const T* qv = q + (static_cast<int64_t>(t) * shape.heads + h) * d;
   for (int i = threadIdx.x; i < d; i += blockDim.x) q_shared[i] = ToFloat(qv[i]);
   __syncthreads();
-  float acc[kDimsPerLane];
+  // Values: each lane owns 8 dimensions (one 16-byte load) of one key at a time, so a
+  // warp covers 32 / (head_dim / 8) keys per iteration instead of one.
+  const int lanes_per_key = d / 8;
+  const int keys_per_iter = 32 / lanes_per_key;
+  const int my_dims = (lane % lanes_per_key) * 8;
+  const int my_key = lane / lanes_per_key;  // >= keys_per_iter: idle in the value loop
+  float acc[8];
 #pragma unroll
-  for (int j = 0; j < kDimsPerLane; ++j) acc[j] = 0.0f;
-  const int dim0 = lane * kDimsPerLane;  // this lane's value dimensions
+  for (int e = 0; e < 8; ++e) acc[e] = 0.0f;
   SoftmaxPartial part;
   const int64_t kv_stride = static_cast<int64_t>(shape.kv_heads) * d;
   for (int64_t tile = begin + 32 * warp; tile < end; tile += 32 * kAttentionWarps) {
@@ -273,18 +269,29 @@ __global__ void PagedAttentionKernel(const T* q, const int32_t* positions, const
     part.sum = part.sum * rescale + WarpSum(weight);
     part.max = new_max;
 #pragma unroll
-    for (int j = 0; j < kDimsPerLane; ++j) acc[j] *= rescale;
+    for (int e = 0; e < 8; ++e) acc[e] *= rescale;
     const int keys = static_cast<int>(end - tile < 32 ? end - tile : 32);
-#pragma unroll 4
-    for (int kk = 0; kk < keys; ++kk) {
-      const float w = __shfl_sync(0xffffffffu, weight, kk);
-      const int64_t key_slot = __shfl_sync(0xffffffffu, slot, kk);
-      if (dim0 < d) {
-        float v[kDimsPerLane];
-        LoadN<kDimsPerLane>(v_cache + key_slot * kv_stride + kvh * d + dim0, v);
+    for (int first = 0; first < keys; first += keys_per_iter) {
+      const int kk = first + my_key;  // a key of this tile, or past it (then w = 0)
+      const float w = __shfl_sync(0xffffffffu, weight, kk & 31);
+      const int64_t key_slot = __shfl_sync(0xffffffffu, slot, kk & 31);
+      if (my_key < keys_per_iter && kk < keys) {
+        float v8[8];
+        Load8(v_cache + key_slot * kv_stride + kvh * d + my_dims, v8);
 #pragma unroll
-        for (int j = 0; j < kDimsPerLane; ++j) acc[j] = fmaf(w, v[j], acc[j]);
+        for (int e = 0; e < 8; ++e) acc[e] = fmaf(w, v8[e], acc[e]);
       }
+    }
+  }
+  // Fold the key groups of the warp together (in a fixed order: deterministic).
+  __shared__ float group_acc[kAttentionWarps][32][8];
+#pragma unroll
+  for (int e = 0; e < 8; ++e) group_acc[warp][lane][e] = acc[e];
+  __syncwarp();
+  if (my_key == 0) {
+    for (int g = 1; g < keys_per_iter; ++g) {
+#pragma unroll
+      for (int e = 0; e < 8; ++e) acc[e] += group_acc[warp][g * lanes_per_key + lane][e];
     }
   }
 
@@ -294,8 +301,10 @@ __global__ void PagedAttentionKernel(const T* q, const int32_t* positions, const
     warp_max[warp] = part.max;
     warp_sum[warp] = part.sum;
   }
+  if (my_key == 0) {
 #pragma unroll
-  for (int j = 0; j < kDimsPerLane; ++j) warp_acc[warp][dim0 + j] = acc[j];
+    for (int e = 0; e < 8; ++e) warp_acc[warp][my_dims + e] = acc[e];
+  }
   __syncthreads();
 
   const int64_t row = static_cast<int64_t>(t) * shape.heads + h;

@@ -49,20 +49,25 @@ TEST(CudaKernelMathTest, RopeMatchesTheCpuTable) {
 }
 
 TEST(CudaKernelMathTest, SplitRangesCoverEveryKeyOnce) {
-  for (int64_t length : {1, 2, 15, 16, 17, 1000, 4096}) {
-    for (int splits : {1, 2, 3, 7, 16}) {
-      std::vector<int> seen(length, 0);
-      int64_t previous_end = 0;
-      for (int s = 0; s < splits; ++s) {
-        int64_t begin, end;
-        cuda_math::SplitRange(length, splits, s, &begin, &end);
-        ASSERT_LE(begin, end);
-        ASSERT_EQ(begin, std::max<int64_t>(std::min(previous_end, length), begin));
-        for (int64_t p = begin; p < end; ++p) ++seen[p];
-        previous_end = end;
-      }
-      for (int64_t p = 0; p < length; ++p) {
-        ASSERT_EQ(seen[p], 1) << "length " << length << " splits " << splits << " key " << p;
+  for (int64_t min_chunk : {1, 128}) {
+    for (int64_t length : {1, 2, 15, 16, 17, 1000, 4096}) {
+      for (int splits : {1, 2, 3, 7, 16}) {
+        std::vector<int> seen(length, 0);
+        int64_t previous_end = 0;
+        for (int s = 0; s < splits; ++s) {
+          int64_t begin, end;
+          cuda_math::SplitRange(length, splits, s, &begin, &end, min_chunk);
+          if (end > begin && end < length) {
+          ASSERT_GE(end - begin, min_chunk);
+        }
+          ASSERT_LE(begin, end);
+          ASSERT_EQ(begin, std::max<int64_t>(std::min(previous_end, length), begin));
+          for (int64_t p = begin; p < end; ++p) ++seen[p];
+          previous_end = end;
+        }
+        for (int64_t p = 0; p < length; ++p) {
+          ASSERT_EQ(seen[p], 1) << "length " << length << " splits " << splits << " key " << p;
+        }
       }
     }
   }
