@@ -20,6 +20,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "tools/client_commands.h"
+#include "tools/command_help.h"
 #include "tools/model_generator.h"
 #include "tools/run_command.h"
 #include "tools/serve_command.h"
@@ -281,19 +282,28 @@ std::vector<char*> NormalizeFlagNames(int argc, char** argv, std::vector<std::st
 }  // namespace dsm
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage(
-      "dsm <command> [flags]\n"
-      "  serve       serve a model (--model DIR or --demo) over gRPC\n"
-      "  generate    complete a prompt against a running server\n"
-      "  chat        interactive chat against a running server\n"
-      "  run         offline generation over a TP group\n"
-      "  tokenize    text <-> token ids, JSONL on stdin (offline)\n"
-      "  make-model  write a random LLaMA checkpoint");
-  if (argc < 2) {
-    std::fprintf(stderr, "usage: %s\n", absl::ProgramUsageMessage().data());
-    return 2;
+  // Help and version first, per command, before the flags are parsed (absl's own
+  // --help would list every command's flags together).
+  const std::string first = argc > 1 ? argv[1] : "";
+  if (argc < 2 || first == "--help" || first == "-h" || first == "help") {
+    std::fputs(dsm::GeneralHelp().c_str(), argc < 2 ? stderr : stdout);
+    return argc < 2 ? 2 : 0;
   }
-  const std::string command = argv[1];
+  if (first == "--version" || first == "version") {
+    std::puts(dsm::VersionText().c_str());
+    return 0;
+  }
+  for (int i = 2; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg == "--help" || arg == "-h" || arg == "--helpshort") {
+      const std::string help = dsm::CommandHelp(first);
+      if (help.empty()) break;  // unknown command: reported below
+      std::fputs(help.c_str(), stdout);
+      return 0;
+    }
+  }
+  absl::SetProgramUsageMessage(dsm::GeneralHelp());
+  const std::string command = first;
   std::vector<std::string> storage;
   std::vector<char*> args = dsm::NormalizeFlagNames(argc - 1, argv + 1, storage);
   absl::ParseCommandLine(static_cast<int>(args.size()), args.data());
@@ -303,7 +313,7 @@ int main(int argc, char** argv) {
   if (command == "serve") return dsm::ServeMain();
   if (command == "generate") return dsm::GenerateMain();
   if (command == "chat") return dsm::ChatMain();
-  std::fprintf(stderr, "dsm: unknown command '%s'\nusage: %s\n", command.c_str(),
-               absl::ProgramUsageMessage().data());
+  std::fprintf(stderr, "dsm: unknown command '%s'\n%s", command.c_str(),
+               dsm::GeneralHelp().c_str());
   return 2;
 }
