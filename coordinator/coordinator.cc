@@ -6,6 +6,7 @@
 
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "common/shard_spec.h"
 #include "coordinator/tokenizer/incremental_detokenizer.h"
 
@@ -64,6 +65,7 @@ struct ChoiceState {
   std::string text;
   size_t streamed = 0;  // bytes of `text` already sent
   bool finished = false;
+  FinishReason finish = FinishReason::kNone;
 };
 
 }  // namespace
@@ -149,11 +151,31 @@ absl::StatusOr<v1::GenerateResponse> Coordinator::Generate(const PreparedRequest
                                                            const CancelCheck& cancelled,
                                                            const ChunkWriter* stream) {
   const Clock::time_point arrival = Clock::now();
+  RequestRecord record;
+  // The client's id, else a server-side one so every log line can be told apart.
+  record.request_id = request.request_id.empty()
+                          ? absl::StrCat("server-", next_log_id_.fetch_add(1))
+                          : request.request_id;
+  record.choices = request.n;
+  record.prompt_tokens = static_cast<int>(request.prompt_ids.size());
+  absl::StatusOr<v1::GenerateResponse> result = Run(request, cancelled, stream, &record);
+  record.total_seconds = SecondsSince(arrival);
+  record.status = result.status();
+  LogRequest(record, options_.log_format);
+  return result;
+}
+
+absl::StatusOr<v1::GenerateResponse> Coordinator::Run(const PreparedRequest& request,
+                                                      const CancelCheck& cancelled,
+                                                      const ChunkWriter* stream,
+                                                      RequestRecord* record) {
+  const Clock::time_point arrival = Clock::now();
   in_flight_.fetch_add(1);
   absl::Cleanup leave = [this] { in_flight_.fetch_sub(1); };
   if (draining_) return absl::UnavailableError("server is draining: it takes no new requests");
   absl::StatusOr<GroupEngine*> engine = PickGroup(request.n);
   if (!engine.ok()) return engine.status();
+  record->group = (*engine)->index();
   // Choices not yet submitted stay reserved; whatever ends this call releases the rest.
   int unsubmitted = request.n;
   absl::Cleanup release = [&] { (*engine)->Release(unsubmitted); };
@@ -204,6 +226,18 @@ absl::StatusOr<v1::GenerateResponse> Coordinator::Generate(const PreparedRequest
   bool first_chunk = true;
   size_t max_stop = 0;
   for (const std::string& s : request.stop) max_stop = std::max(max_stop, s.size());
+  // Whatever way this call ends, the request log gets what happened so far.
+  absl::Cleanup fill_record = [&] {
+    record->queue_seconds = queue_seconds;
+    record->first_token_seconds = first_token_seconds;
+    record->completion_tokens = completion_tokens;
+    record->cached_tokens = cached_tokens;
+    std::vector<std::string> reasons;
+    for (const ChoiceState& c : choices) {
+      reasons.push_back(c.finished ? FinishReasonName(c.finish) : "none");
+    }
+    record->finish_reasons = absl::StrJoin(reasons, ",");
+  };
 
   auto write = [&](v1::GenerateStreamResponse& chunk) -> bool {
     if (stream == nullptr) return true;
@@ -284,6 +318,7 @@ absl::StatusOr<v1::GenerateResponse> Coordinator::Generate(const PreparedRequest
     }
     if (finish != FinishReason::kNone) {
       c.finished = true;
+      c.finish = finish;
       c.choice.set_finish_reason(ToProto(finish));
       --unfinished;
     }

@@ -13,6 +13,7 @@
 #include "absl/status/statusor.h"
 #include "common/model_config.h"
 #include "coordinator/group_engine.h"
+#include "coordinator/request_log.h"
 #include "coordinator/request_validation.h"
 #include "coordinator/tokenizer/tokenizer_files.h"
 #include "dsm/v1/inference.pb.h"
@@ -28,6 +29,7 @@ struct CoordinatorOptions {
   int max_running = 256;          // sequences decoding together per group
   int max_queued_requests = 256;  // waiting sequences beyond this get RESOURCE_EXHAUSTED
   std::string backend = "cpu";
+  LogFormat log_format = LogFormat::kText;  // the one-line-per-request log on stderr
 };
 
 // Streams chunks to the client; returns false once the client is gone.
@@ -66,6 +68,10 @@ class Coordinator {
   // there; RESOURCE_EXHAUSTED when more than --max-queue sequences would have to wait
   // for a running slot (all groups counted, every choice of every request included).
   absl::StatusOr<GroupEngine*> PickGroup(int sequences);
+  // Generate without the request log; fills `record` as it goes.
+  absl::StatusOr<v1::GenerateResponse> Run(const PreparedRequest& request,
+                                           const CancelCheck& cancelled, const ChunkWriter* stream,
+                                           RequestRecord* record);
 
   CoordinatorOptions options_;
   ModelConfig config_;
@@ -74,6 +80,7 @@ class Coordinator {
   std::vector<std::unique_ptr<GroupEngine>> engines_;
   std::atomic<uint64_t> next_sequence_id_{1};
   std::atomic<bool> draining_{false};
+  std::atomic<uint64_t> next_log_id_{1};
   absl::Mutex pick_mu_;  // the queue check and the reservation are one step
   std::atomic<int> in_flight_{0};
 };

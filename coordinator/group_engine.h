@@ -45,6 +45,7 @@ class GroupEngine {
   void AbortAll(const absl::Status& status);
 
   GroupStats Stats() const;
+  int index() const { return index_; }
   int load() const;  // running + waiting + reserved, for routing and the queue limit
   // Sequences a request will submit (its n choices), counted in load() from the moment
   // it is routed here until each is submitted (Submit releases one) or released.

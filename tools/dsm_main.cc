@@ -53,6 +53,8 @@ ABSL_FLAG(double, step_timeout_s, 30.0,
           "a step not finished within this plus --step-timeout-per-token-s per token kills "
           "its hung worker group (which is then restarted)");
 ABSL_FLAG(double, step_timeout_per_token_s, 0.25, "see --step-timeout-s");
+ABSL_FLAG(std::string, log_format, "text",
+          "serve: the per-request log line on stderr: text (key=value) or json");
 ABSL_FLAG(int, restart_backoff_max_s, 30,
           "serve: longest wait between attempts to restart a failed worker group");
 // serve
@@ -185,6 +187,10 @@ int ServeMain() {
   o.port = absl::GetFlag(FLAGS_port);
   o.demo = absl::GetFlag(FLAGS_demo);
   o.drain_timeout_s = absl::GetFlag(FLAGS_drain_timeout_s);
+  if (absl::Status s = ParseLogFormat(absl::GetFlag(FLAGS_log_format), &o.coordinator.log_format);
+      !s.ok()) {
+    return Fail(s);
+  }
   o.coordinator.workers.restart_backoff_max =
       std::chrono::seconds(std::max(1, absl::GetFlag(FLAGS_restart_backoff_max_s)));
   absl::Status status = RunServe(o);
