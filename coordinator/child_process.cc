@@ -22,10 +22,12 @@ absl::StatusOr<std::unique_ptr<ChildProcess>> ChildProcess::Spawn(
   if (pipe2(fds, O_CLOEXEC) != 0) {
     return absl::InternalError(absl::StrCat("pipe: ", std::strerror(errno)));
   }
+  // Everything the child needs is prepared here: between fork and exec a multithreaded
+  // parent's child may only make async-signal-safe calls (no allocation, no stdio).
   std::vector<char*> args;
   for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
-  const pid_t parent = getpid();
+  const std::string exec_failed = absl::StrCat("cannot execute ", argv[0], "\n");
   const pid_t pid = fork();
   if (pid < 0) {
     close(fds[0]);
@@ -33,12 +35,13 @@ absl::StatusOr<std::unique_ptr<ChildProcess>> ChildProcess::Spawn(
     return absl::InternalError(absl::StrCat("fork: ", std::strerror(errno)));
   }
   if (pid == 0) {
-    // Child: die with the parent, write stdout into the pipe.
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (getppid() != parent) _exit(127);
+    // Child: stdout into the pipe, then the program. (Its lifetime follows the parent
+    // process through dsm-worker's --parent_pid watch, not PR_SET_PDEATHSIG, which
+    // fires when the forking *thread* exits.)
     dup2(fds[1], STDOUT_FILENO);
     execv(args[0], args.data());
-    std::fprintf(stderr, "cannot execute %s: %s\n", args[0], std::strerror(errno));
+    const ssize_t ignored = write(STDERR_FILENO, exec_failed.data(), exec_failed.size());
+    (void)ignored;
     _exit(127);
   }
   close(fds[1]);
@@ -54,7 +57,32 @@ ChildProcess::~ChildProcess() {
     int status;
     waitpid(pid_, &status, 0);
   }
+  if (drain_.joinable()) drain_.join();  // the pipe reached EOF when the child ended
   if (stdout_fd_ >= 0) close(stdout_fd_);
+}
+
+void ChildProcess::DrainStdout(const std::string& prefix) {
+  if (drain_.joinable() || stdout_fd_ < 0) return;
+  std::string pending = std::move(buffer_);
+  buffer_.clear();
+  drain_ = std::thread([fd = stdout_fd_, prefix, pending = std::move(pending)]() mutable {
+    char chunk[4096];
+    for (;;) {
+      size_t nl;
+      while ((nl = pending.find('\n')) != std::string::npos) {
+        const std::string line = absl::StrCat(prefix, pending.substr(0, nl + 1));
+        const ssize_t ignored = write(STDERR_FILENO, line.data(), line.size());
+        (void)ignored;
+        pending.erase(0, nl + 1);
+      }
+      const ssize_t n = read(fd, chunk, sizeof(chunk));
+      if (n > 0) {
+        pending.append(chunk, n);
+      } else if (n == 0 || errno != EINTR) {
+        return;  // EOF: the child is gone
+      }
+    }
+  });
 }
 
 std::string ChildProcess::DescribeWaitStatus(int status) {

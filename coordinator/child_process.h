@@ -1,6 +1,6 @@
 #pragma once
 // A child process whose stdout the parent reads line by line (stderr is inherited, so
-// the child's logs and errors reach the user). The child is killed if the parent dies.
+// the child's logs and errors reach the user).
 
 #include <sys/types.h>
 
@@ -8,6 +8,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -30,6 +31,11 @@ class ChildProcess {
   // Waits up to `timeout` for exit, then kills it. Returns the wait status.
   int WaitOrKill(std::chrono::milliseconds timeout);
   void Kill(int signal);
+  // From now on a thread reads the child's stdout and copies its lines to stderr after
+  // `prefix`, so a chatty child never blocks on a full pipe. ReadLine must not be used
+  // afterwards.
+  void DrainStdout(const std::string& prefix);
+
   // Whether the process is stopped (SIGSTOP, a debugger): /proc/<pid>/stat state T or t.
   bool IsStopped() const;
 
@@ -43,6 +49,7 @@ class ChildProcess {
   int stdout_fd_ = -1;
   std::string buffer_;
   std::optional<int> wait_status_;
+  std::thread drain_;
 };
 
 }  // namespace dsm

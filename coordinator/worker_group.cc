@@ -94,7 +94,8 @@ absl::StatusOr<std::unique_ptr<WorkerGroup>> WorkerGroup::Launch(const WorkerGro
                                      "--precision=" + o.precision,
                                      absl::StrCat("--gpu_memory_fraction=", o.gpu_memory_fraction),
                                      absl::StrCat("--cuda_device=", o.first_cuda_device + rank),
-                                     absl::StrCat("--max_sequences=", o.max_sequences)};
+                                     absl::StrCat("--max_sequences=", o.max_sequences),
+                                     absl::StrCat("--parent_pid=", getpid())};
     absl::StatusOr<std::unique_ptr<ChildProcess>> child = ChildProcess::Spawn(argv);
     if (!child.ok()) return child.status();
     group->processes_.push_back(*std::move(child));
@@ -122,6 +123,11 @@ absl::StatusOr<std::unique_ptr<WorkerGroup>> WorkerGroup::Launch(const WorkerGro
         return address.status();
       }
     }
+  }
+  // After start-up nothing more is expected on stdout, but a worker that prints must
+  // never block on a full pipe.
+  for (int rank = 0; rank < o.tp; ++rank) {
+    group->processes_[rank]->DrainStdout(absl::StrCat("dsm-worker rank ", rank, " stdout: "));
   }
   for (const std::string& address : addresses) {
     grpc::ChannelArguments args;

@@ -13,6 +13,7 @@
 #include <fstream>
 #include <memory>
 #include <string>
+#include <thread>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
@@ -46,6 +47,8 @@ ABSL_FLAG(std::string, precision, "bf16",
           "cuda: bf16 (activations and KV cache in bf16) or fp32 (exact, golden-comparable)");
 ABSL_FLAG(int, max_step_tokens, 8192, "cuda: tokens per step the activation buffers hold");
 ABSL_FLAG(int, max_sequences, 256, "sequences one step may hold (the scheduler's max running)");
+ABSL_FLAG(int, parent_pid, 0,
+          "exit when this process is no longer our parent (the launcher died); 0 = never");
 ABSL_FLAG(bool, cuda_graphs, true, "cuda: capture and replay decode steps as CUDA graphs");
 
 namespace dsm {
@@ -56,8 +59,25 @@ int Fail(int rank, const absl::Status& status) {
   return 1;
 }
 
+// A worker started by a launcher lives as long as the launcher's process (whatever
+// thread forked it): when it is reparented, the launcher is gone and so is the worker.
+void WatchParent(int parent_pid, int rank) {
+  if (parent_pid <= 0) return;
+  std::thread([parent_pid, rank] {
+    for (;;) {
+      if (getppid() != parent_pid) {
+        std::fprintf(stderr, "dsm-worker rank %d: the launcher (pid %d) is gone; exiting\n", rank,
+                     parent_pid);
+        std::_Exit(1);
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(250));
+    }
+  }).detach();
+}
+
 int Main() {
   const int rank = absl::GetFlag(FLAGS_rank);
+  WatchParent(absl::GetFlag(FLAGS_parent_pid), rank);
   const int tp = absl::GetFlag(FLAGS_tp);
   if (absl::GetFlag(FLAGS_model).empty()) {
     return Fail(rank, absl::InvalidArgumentError("--model is required"));

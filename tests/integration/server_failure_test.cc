@@ -167,6 +167,32 @@ TEST(ServerFailureTest, DeadWorkerFailsItsGroupOnlyAndTheGroupComesBack) {
 
 using Serving = grpc::health::v1::HealthCheckResponse;
 
+// Workers live as long as the coordinator process: kill it with SIGKILL (no chance to
+// clean up) and its workers exit by themselves.
+TEST(ServerStartupTest, WorkersExitWhenTheCoordinatorIsKilled) {
+  auto server = testing::ServerProcess::Start({"--model", SlowModel(), "--tp", "2"});
+  ASSERT_NE(server, nullptr);
+  const std::vector<pid_t> workers = server->WorkerPids();
+  ASSERT_EQ(workers.size(), 2u);
+  server->SignalAndWait(SIGKILL, std::chrono::seconds(10));
+  auto alive = [](pid_t pid) {
+    // A zombie (reparented to init, not yet reaped) counts as gone.
+    std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+    std::string line;
+    if (!std::getline(stat, line)) return false;
+    const size_t paren = line.rfind(')');
+    return paren != std::string::npos && line[paren + 2] != 'Z';
+  };
+  for (pid_t pid : workers) {
+    bool gone = false;
+    for (int i = 0; i < 100 && !gone; ++i) {  // bounded: 10 s
+      gone = !alive(pid);
+      if (!gone) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    EXPECT_TRUE(gone) << "worker " << pid << " outlived the coordinator";
+  }
+}
+
 // Bad flags are refused before any worker starts, naming the flag.
 TEST(ServerStartupTest, BadFlagsFailAtOnceNamingTheFlag) {
   const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
