@@ -168,6 +168,7 @@ void GroupEngine::Loop() {
       }
       streams_[id] = std::move(stream);
     }
+    incoming.clear();  // moved into the scheduler and streams_
     for (uint64_t id : cancelled) {
       scheduler_->Cancel(id);
       streams_.erase(id);
@@ -201,7 +202,7 @@ void GroupEngine::Loop() {
             absl::StrCat("worker group ", index_, " failed: ", events.status().message())));
         next_restart_ = absl::InfinitePast();  // the first attempt is immediate
         last_restart_error_ = std::string(events.status().message());
-        WhileDown(incoming);  // incoming is empty here; this relaunches
+        WhileDown(incoming);  // incoming is empty (moved above); this relaunches
         if (!scheduler_) continue;
       } else {
         for (TokenEvent& event : *events) {

@@ -23,7 +23,7 @@ std::vector<pid_t> ServerProcess::WorkerPids() const {
     char state;
     pid_t parent;
     rest >> state >> parent;
-    if (parent != process_->pid()) continue;
+    if (parent != process_->pid() || state == 'Z') continue;
     std::ifstream cmdline("/proc/" + std::string(entry->d_name) + "/cmdline");
     std::string command;
     std::getline(cmdline, command, '\0');
