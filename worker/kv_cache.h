@@ -16,6 +16,9 @@ class KvCache {
   KvCache(size_t num_layers, size_t num_blocks, size_t block_size, size_t kv_heads,
           size_t head_dim);
 
+  // False when the pool could not be allocated (the caller reports the size).
+  bool ok() const { return keys_ != nullptr && values_ != nullptr; }
+
   size_t num_blocks() const { return num_blocks_; }
   size_t block_size() const { return block_size_; }
   size_t num_bytes() const { return 2 * num_layers_ * layer_floats_ * sizeof(float); }

@@ -39,6 +39,11 @@ absl::StatusOr<std::unique_ptr<CpuExecutor>> CpuExecutor::Create(const ExecutorO
       std::make_unique<ThreadPool>(options.threads > 0 ? options.threads : DefaultThreadCount());
   executor->kv_cache_ = std::make_unique<KvCache>(
       config.num_hidden_layers, num_blocks, options.kv_block_size, local.kv_heads, config.head_dim);
+  if (!executor->kv_cache_->ok()) {
+    return absl::ResourceExhaustedError(absl::StrCat("out of memory: the KV cache of ", num_blocks,
+                                                     " blocks needs ", num_blocks * block_bytes,
+                                                     " bytes (--kv-cache-mib)"));
+  }
   executor->model_ = std::make_unique<LlamaModel>(
       config, shard, *std::move(weights), executor->kv_cache_.get(), comm, executor->pool_.get());
   return executor;

@@ -47,6 +47,10 @@ class ShardLoader {
     m.cols = slices[0].col_count;
     const size_t elem = DTypeSize(m.dtype);
     m.bytes = hwy::AllocateAligned<uint8_t>(std::max<size_t>(1, m.num_bytes()));
+    if (m.bytes == nullptr) {
+      return absl::ResourceExhaustedError(
+          absl::StrCat("out of memory: ", m.num_bytes(), " bytes for ", slices[0].name));
+    }
     uint8_t* dst = m.bytes.get();
     for (size_t i = 0; i < slices.size(); ++i) {
       const Slice& s = slices[i];
