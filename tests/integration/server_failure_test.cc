@@ -49,6 +49,21 @@ v1::ModelInfo Info(v1::Inference::Stub& stub) {
   return info;
 }
 
+// `count` concurrent requests of `prompt`, each of which must succeed.
+void ExpectAllServed(testing::ServerProcess& server, int count, std::vector<int32_t> prompt,
+                     int max_tokens) {
+  std::vector<std::future<testing::StreamResult>> requests;
+  for (int i = 0; i < count; ++i) {
+    requests.push_back(std::async(std::launch::async, [&] {
+      return CollectStream(server.stub(), IdsRequest(prompt, Greedy(max_tokens)));
+    }));
+  }
+  for (auto& f : requests) {
+    testing::StreamResult r = f.get();
+    EXPECT_TRUE(r.status.ok()) << r.status.error_message();
+  }
+}
+
 TEST(ServerFailureTest, FullQueueIsResourceExhaustedAtOnce) {
   // One sequence runs at a time; the queue takes 2 more.
   auto server = testing::ServerProcess::Start(
@@ -88,16 +103,7 @@ TEST(ServerFailureTest, QueueLimitCountsOnlySequencesWithoutASlot) {
   auto server = testing::ServerProcess::Start(
       {"--model", SlowModel(), "--max-running", "8", "--max-queue", "4"});
   ASSERT_NE(server, nullptr);
-  std::vector<std::future<testing::StreamResult>> requests;
-  for (int i = 0; i < 8; ++i) {
-    requests.push_back(std::async(std::launch::async, [&] {
-      return CollectStream(server->stub(), IdsRequest({1, 4}, Greedy(8)));
-    }));
-  }
-  for (auto& f : requests) {
-    testing::StreamResult r = f.get();
-    EXPECT_TRUE(r.status.ok()) << r.status.error_message();
-  }
+  ExpectAllServed(*server, 8, {1, 4}, 8);
 }
 
 // ... and every choice of a request counts: n = 4 with one slot and room for 2 waiting
@@ -153,16 +159,7 @@ TEST(ServerFailureTest, DeadWorkerFailsItsGroupOnlyAndTheGroupComesBack) {
   }
   EXPECT_TRUE(healthy);
   EXPECT_EQ(server->WorkerPids().size(), 2u);
-  std::vector<std::future<testing::StreamResult>> after;
-  for (int i = 0; i < 2; ++i) {
-    after.push_back(std::async(std::launch::async, [&] {
-      return CollectStream(server->stub(), IdsRequest({1, 7}, Greedy(50)));
-    }));
-  }
-  for (auto& f : after) {
-    testing::StreamResult r = f.get();
-    EXPECT_TRUE(r.status.ok()) << r.status.error_message();
-  }
+  ExpectAllServed(*server, 2, {1, 7}, 50);
 }
 
 using Serving = grpc::health::v1::HealthCheckResponse;
