@@ -144,7 +144,12 @@ bool Coordinator::CanServe() const {
 }
 
 void Coordinator::AbortInFlight(const absl::Status& status) {
-  for (auto& engine : engines_) engine->AbortAll(status);
+  {
+    // The handlers return at once, even if an engine is inside a long or stuck step.
+    absl::MutexLock lock(&active_mu_);
+    for (SequenceStream* stream : active_) stream->Abort(status);
+  }
+  for (auto& engine : engines_) engine->AbortAll(status);  // frees their KV blocks
 }
 
 absl::StatusOr<v1::GenerateResponse> Coordinator::Generate(const PreparedRequest& request,
@@ -181,6 +186,14 @@ absl::StatusOr<v1::GenerateResponse> Coordinator::Run(const PreparedRequest& req
   absl::Cleanup release = [&] { (*engine)->Release(unsubmitted); };
 
   auto events = std::make_shared<SequenceStream>();
+  {
+    absl::MutexLock lock(&active_mu_);
+    active_.insert(events.get());
+  }
+  absl::Cleanup unregister = [this, stream = events.get()] {
+    absl::MutexLock lock(&active_mu_);
+    active_.erase(stream);
+  };
   std::vector<ChoiceState> choices(request.n);
   absl::flat_hash_map<uint64_t, int> choice_of;
   auto cancel_all = [&] {

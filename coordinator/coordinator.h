@@ -10,7 +10,9 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "common/model_config.h"
 #include "coordinator/group_engine.h"
 #include "coordinator/request_log.h"
@@ -81,6 +83,8 @@ class Coordinator {
   std::atomic<uint64_t> next_sequence_id_{1};
   std::atomic<bool> draining_{false};
   std::atomic<uint64_t> next_log_id_{1};
+  absl::Mutex active_mu_;
+  absl::flat_hash_set<SequenceStream*> active_ ABSL_GUARDED_BY(active_mu_);  // Run's streams
   absl::Mutex pick_mu_;  // the queue check and the reservation are one step
   std::atomic<int> in_flight_{0};
 };

@@ -4,7 +4,15 @@ namespace dsm {
 
 void SequenceStream::Push(TokenEvent event) {
   absl::MutexLock lock(&mu_);
+  if (aborted_) return;
   events_.push_back(std::move(event));
+}
+
+void SequenceStream::Abort(absl::Status status) {
+  absl::MutexLock lock(&mu_);
+  aborted_ = true;
+  events_.clear();
+  if (!error_) error_ = std::move(status);
 }
 
 void SequenceStream::Fail(absl::Status status) {

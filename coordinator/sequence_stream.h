@@ -16,7 +16,11 @@ namespace dsm {
 class SequenceStream {
  public:
   void Push(TokenEvent event);
+  // Ends the stream after the events already pushed.
   void Fail(absl::Status status);
+  // Ends the stream now, from any thread: pending and later events are dropped (the
+  // drain timeout ends requests whose engine may be busy or stuck).
+  void Abort(absl::Status status);
 
   // Waits up to `timeout` for the next event. Returns nullopt on timeout (the caller
   // checks for cancellation and waits again) and the error once the stream failed.
@@ -26,6 +30,7 @@ class SequenceStream {
   absl::Mutex mu_;
   std::deque<TokenEvent> events_ ABSL_GUARDED_BY(mu_);
   std::optional<absl::Status> error_ ABSL_GUARDED_BY(mu_);
+  bool aborted_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 }  // namespace dsm

@@ -171,8 +171,8 @@ absl::Status RunServe(ServeOptions options) {
   // Drain: unhealthy at once, no new requests, running ones get the grace period.
   stop_health = true;
   health_monitor.join();
+  (*coordinator)->StartDrain();  // before health turns: a client that saw it is refused
   report(false);
-  (*coordinator)->StartDrain();
   std::fprintf(stderr, "dsm serve: %s, draining (up to %d s for %d running request(s))\n",
                signal == SIGINT ? "SIGINT" : "SIGTERM", options.drain_timeout_s,
                (*coordinator)->InFlight());

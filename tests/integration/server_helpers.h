@@ -49,10 +49,16 @@ class ServerProcess {
   }
 
   const std::string& address() const { return address_; }
+  void Signal(int signal) { process_->Kill(signal); }
 
   // Sends `signal` and waits up to `timeout` for the exit; the wait status, or -1.
   int SignalAndWait(int signal, std::chrono::seconds timeout) {
     process_->Kill(signal);
+    return WaitForExit(timeout);
+  }
+
+  // The wait status once the server has exited, or -1 after `timeout`.
+  int WaitForExit(std::chrono::seconds timeout) {
     const auto end = std::chrono::steady_clock::now() + timeout;
     while (std::chrono::steady_clock::now() < end) {
       if (std::optional<int> status = process_->TryWait()) return *status;
