@@ -49,6 +49,20 @@ v1::ModelInfo Info(v1::Inference::Stub& stub) {
   return info;
 }
 
+// A 4000-token request on group 0, returned once it is running (invalid future if it
+// never starts).
+std::future<testing::StreamResult> StartLongRequest(testing::ServerProcess& server) {
+  auto request = std::async(std::launch::async, [&server] {
+    return CollectStream(server.stub(), IdsRequest({1, 2}, Greedy(4000)), 1, 120);
+  });
+  for (int i = 0; i < 100; ++i) {
+    if (Info(server.stub()).groups(0).running() == 1) return request;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  request.wait();
+  return {};
+}
+
 // `count` concurrent requests of `prompt`, each of which must succeed.
 void ExpectAllServed(testing::ServerProcess& server, int count, std::vector<int32_t> prompt,
                      int max_tokens) {
@@ -285,15 +299,8 @@ TEST(ServerFailureTest, StoppedWorkerMissesTheStepDeadlineAndTheGroupComesBack) 
   ASSERT_NE(server, nullptr);
   const std::vector<pid_t> workers = server->WorkerPids();
   ASSERT_EQ(workers.size(), 1u);
-  auto long_request = std::async(std::launch::async, [&] {
-    return CollectStream(server->stub(), IdsRequest({1, 2}, Greedy(4000)), 1, 120);
-  });
-  bool running = false;
-  for (int i = 0; i < 100 && !running; ++i) {
-    running = Info(server->stub()).groups(0).running() == 1;
-    if (!running) std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  ASSERT_TRUE(running);
+  std::future<testing::StreamResult> long_request = StartLongRequest(*server);
+  ASSERT_TRUE(long_request.valid()) << "the request never started running";
   ASSERT_EQ(kill(workers[0], SIGSTOP), 0);
   testing::StreamResult cut = long_request.get();
   EXPECT_EQ(cut.status.error_code(), grpc::StatusCode::UNAVAILABLE) << cut.status.error_message();
@@ -324,15 +331,8 @@ TEST(ServerFailureTest, SigtermDrainsThenEndsWhatIsLeftAndExitsZero) {
   ASSERT_NE(server, nullptr);
   const std::vector<pid_t> workers = server->WorkerPids();
   ASSERT_EQ(workers.size(), 1u);
-  auto long_request = std::async(std::launch::async, [&] {
-    return CollectStream(server->stub(), IdsRequest({1, 2}, Greedy(4000)), 1, 120);
-  });
-  bool running = false;
-  for (int i = 0; i < 100 && !running; ++i) {
-    running = Info(server->stub()).groups(0).running() == 1;
-    if (!running) std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  ASSERT_TRUE(running);
+  std::future<testing::StreamResult> long_request = StartLongRequest(*server);
+  ASSERT_TRUE(long_request.valid()) << "the request never started running";
   ASSERT_EQ(kill(workers[0], SIGSTOP), 0);
   server->Signal(SIGTERM);
   // Health turns at once; from then on new requests are refused as draining.

@@ -58,8 +58,8 @@ TEST(CudaKernelMathTest, SplitRangesCoverEveryKeyOnce) {
           int64_t begin, end;
           cuda_math::SplitRange(length, splits, s, &begin, &end, min_chunk);
           if (end > begin && end < length) {
-          ASSERT_GE(end - begin, min_chunk);
-        }
+            ASSERT_GE(end - begin, min_chunk);
+          }
           ASSERT_LE(begin, end);
           ASSERT_EQ(begin, std::max<int64_t>(std::min(previous_end, length), begin));
           for (int64_t p = begin; p < end; ++p) ++seen[p];

@@ -32,8 +32,7 @@ class Allocation {
   absl::Status Allocate(size_t bytes, const std::string& what) {
     Reset();
     if (bytes == 0) return absl::OkStatus();
-    const cudaError_t err =
-        kPinnedHost ? cudaMallocHost(&data_, bytes) : cudaMalloc(&data_, bytes);
+    const cudaError_t err = kPinnedHost ? cudaMallocHost(&data_, bytes) : cudaMalloc(&data_, bytes);
     if (err != cudaSuccess) {
       data_ = nullptr;
       cudaGetLastError();  // clear the sticky-free error state
