@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <filesystem>
 
 #include "absl/cleanup/cleanup.h"
@@ -178,27 +179,28 @@ absl::StatusOr<v1::GenerateResponse> Coordinator::Run(const PreparedRequest& req
   in_flight_.fetch_add(1);
   absl::Cleanup leave = [this] { in_flight_.fetch_sub(1); };
   if (draining_) return absl::UnavailableError("server is draining: it takes no new requests");
-  absl::StatusOr<GroupEngine*> engine = PickGroup(request.n);
-  if (!engine.ok()) return engine.status();
-  record->group = (*engine)->index();
+  absl::StatusOr<GroupEngine*> picked = PickGroup(request.n);
+  if (!picked.ok()) return picked.status();
+  GroupEngine* engine = *picked;
+  record->group = engine->index();
   // Choices not yet submitted stay reserved; whatever ends this call releases the rest.
   int unsubmitted = request.n;
-  absl::Cleanup release = [&] { (*engine)->Release(unsubmitted); };
+  absl::Cleanup release = [&] { engine->Release(unsubmitted); };
 
-  auto events = std::make_shared<SequenceStream>();
-  {
+  std::shared_ptr<SequenceStream> events;
+  auto use_stream = [&](std::shared_ptr<SequenceStream> next) {
     absl::MutexLock lock(&active_mu_);
-    active_.insert(events.get());
-  }
-  absl::Cleanup unregister = [this, stream = events.get()] {
-    absl::MutexLock lock(&active_mu_);
-    active_.erase(stream);
+    if (events) active_.erase(events.get());
+    events = std::move(next);
+    if (events) active_.insert(events.get());
   };
+  use_stream(std::make_shared<SequenceStream>());
+  absl::Cleanup unregister = [&] { use_stream(nullptr); };
   std::vector<ChoiceState> choices(request.n);
   absl::flat_hash_map<uint64_t, int> choice_of;
   auto cancel_all = [&] {
     for (ChoiceState& c : choices) {
-      if (!c.finished && c.sequence_id != 0) (*engine)->Cancel(c.sequence_id);
+      if (!c.finished && c.sequence_id != 0) engine->Cancel(c.sequence_id);
     }
   };
   // Choice 0 goes first; the others follow once its prompt is computed, so that they
@@ -215,7 +217,7 @@ absl::StatusOr<v1::GenerateResponse> Coordinator::Run(const PreparedRequest& req
     g.max_tokens = request.max_tokens;
     g.ignore_eos = request.ignore_eos;
     g.stop_token_ids = request.stop_token_ids;
-    absl::Status s = (*engine)->Submit(std::move(g), events);
+    absl::Status s = engine->Submit(std::move(g), events);
     if (s.ok()) --unsubmitted;  // Submit moved it from reserved to waiting
     if (!s.ok()) {
       c.sequence_id = 0;
@@ -236,6 +238,7 @@ absl::StatusOr<v1::GenerateResponse> Coordinator::Run(const PreparedRequest& req
   int completion_tokens = 0;
   int cached_tokens = 0;
   int unfinished = request.n;
+  int moves = 0;  // to another group after a failure
   bool first_chunk = true;
   size_t max_stop = 0;
   for (const std::string& s : request.stop) max_stop = std::max(max_stop, s.size());
@@ -272,6 +275,26 @@ absl::StatusOr<v1::GenerateResponse> Coordinator::Run(const PreparedRequest& req
     if (!next) continue;
     if (!next->ok()) {
       cancel_all();
+      // The group failed before this request produced anything (it was queued there,
+      // or its prompt was being computed): run it on a healthy group instead.
+      if (absl::IsUnavailable(next->status()) && completion_tokens == 0 && !draining_ &&
+          ++moves < static_cast<int>(engines_.size())) {
+        absl::StatusOr<GroupEngine*> other = PickGroup(request.n);
+        if (other.ok()) {
+          std::fprintf(stderr, "dsm: request %s moves from worker group %d to %d (%s)\n",
+                       record->request_id.c_str(), engine->index(), (*other)->index(),
+                       std::string(next->status().message()).c_str());
+          engine->Release(unsubmitted);
+          engine = *other;
+          record->group = engine->index();
+          unsubmitted = request.n;
+          choice_of.clear();
+          for (ChoiceState& c : choices) c.sequence_id = 0;
+          use_stream(std::make_shared<SequenceStream>());
+          if (absl::Status s = submit(0); !s.ok()) return s;
+          continue;
+        }
+      }
       return next->status();
     }
     TokenEvent& event = **next;
@@ -325,7 +348,7 @@ absl::StatusOr<v1::GenerateResponse> Coordinator::Run(const PreparedRequest& req
       }
       if (best != std::string::npos) {
         c.text.resize(best);
-        if (finish == FinishReason::kNone) (*engine)->Cancel(c.sequence_id);
+        if (finish == FinishReason::kNone) engine->Cancel(c.sequence_id);
         finish = FinishReason::kStop;
       }
     }

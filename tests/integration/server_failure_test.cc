@@ -176,6 +176,54 @@ TEST(ServerFailureTest, DeadWorkerFailsItsGroupOnlyAndTheGroupComesBack) {
   ExpectAllServed(*server, 2, {1, 7}, 50);
 }
 
+// A request queued on a group that fails before the request produced anything is moved
+// to a healthy group and served there; the one running on the failed group gets
+// UNAVAILABLE. Info shows where each request is before the kill, so the routing is
+// checked, not assumed.
+TEST(ServerFailureTest, RequestQueuedOnAFailedGroupMovesToAHealthyGroup) {
+  auto server = testing::ServerProcess::Start(
+      {"--model", SlowModel(), "--replicas", "2", "--max-running", "1"});
+  ASSERT_NE(server, nullptr);
+  const std::vector<int32_t> prompt = {1, 9, 4};
+  testing::StreamResult lone = CollectStream(server->stub(), IdsRequest(prompt, Greedy(40)));
+  ASSERT_TRUE(lone.status.ok()) << lone.status.error_message();
+  const std::vector<pid_t> workers = server->WorkerPids();
+  ASSERT_EQ(workers.size(), 2u);
+
+  auto await_info = [&](auto predicate) {
+    for (int i = 0; i < 200; ++i) {
+      if (predicate(Info(server->stub()))) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(25));
+    }
+    return false;
+  };
+  auto long_request = [&](int tokens) {
+    return std::async(std::launch::async, [&server, tokens] {
+      return CollectStream(server->stub(), IdsRequest({1, 2}, Greedy(tokens)), 1, 120);
+    });
+  };
+  // Group 0 runs a long request, group 1 a shorter one; with both busy the next request
+  // goes to group 0 (ties go to the first group) and waits there for the running slot.
+  auto doomed = long_request(4000);
+  ASSERT_TRUE(await_info([](const v1::ModelInfo& i) { return i.groups(0).running() == 1; }));
+  auto busy = long_request(400);
+  ASSERT_TRUE(await_info([](const v1::ModelInfo& i) { return i.groups(1).running() == 1; }));
+  auto queued = std::async(std::launch::async, [&] {
+    return CollectStream(server->stub(), IdsRequest(prompt, Greedy(40)), 1, 120);
+  });
+  ASSERT_TRUE(await_info([](const v1::ModelInfo& i) {
+    return i.groups(0).waiting() == 1 && i.groups(1).running() == 1;
+  })) << "the third request did not queue on group 0";
+
+  ASSERT_EQ(kill(workers[0], SIGKILL), 0);
+  testing::StreamResult cut = doomed.get();
+  EXPECT_EQ(cut.status.error_code(), grpc::StatusCode::UNAVAILABLE) << cut.status.error_message();
+  testing::StreamResult moved = queued.get();
+  ASSERT_TRUE(moved.status.ok()) << moved.status.error_message();
+  EXPECT_EQ(moved.tokens[0], lone.tokens[0]);
+  EXPECT_TRUE(busy.get().status.ok());
+}
+
 using Serving = grpc::health::v1::HealthCheckResponse;
 
 // Workers live as long as the coordinator process: kill it with SIGKILL (no chance to
