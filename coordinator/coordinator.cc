@@ -79,6 +79,7 @@ absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Start(const Coordinato
   c->config_ = *config;
   if (absl::Status s = ValidateShardable(c->config_, options.tp); !s.ok()) return s;
   if (options.replicas < 1) return absl::InvalidArgumentError("--replicas must be at least 1");
+  if (!options.launcher) return absl::InvalidArgumentError("no worker group launcher given");
   if (absl::StatusOr<TokenizerFiles> files = LoadTokenizerFiles(options.model_dir); files.ok()) {
     c->text_ = std::make_unique<TokenizerFiles>(*std::move(files));
   } else if (!absl::IsNotFound(files.status())) {
@@ -101,7 +102,8 @@ absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Start(const Coordinato
     workers.backend = options.backend;
     workers.first_cuda_device = r * options.tp;  // one GPU per rank, groups side by side
     workers.max_sequences = options.max_running;
-    absl::StatusOr<std::unique_ptr<GroupEngine>> engine = GroupEngine::Start(r, workers, scheduler);
+    absl::StatusOr<std::unique_ptr<GroupEngine>> engine =
+        GroupEngine::Start(r, workers, scheduler, options.launcher);
     if (!engine.ok()) {
       return absl::Status(engine.status().code(),
                           absl::StrCat("worker group ", r, ": ", engine.status().message()));

@@ -32,6 +32,8 @@ struct CoordinatorOptions {
   int max_queued_requests = 256;  // waiting sequences beyond this get RESOURCE_EXHAUSTED
   std::string backend = "cpu";
   LogFormat log_format = LogFormat::kText;  // the one-line-per-request log on stderr
+  // Starts each group's workers (LaunchLocalWorkerGroup for `dsm serve`); required.
+  WorkerGroupLauncher launcher;
 };
 
 // Streams chunks to the client; returns false once the client is gone.

@@ -13,11 +13,13 @@ namespace dsm {
 
 absl::StatusOr<std::unique_ptr<GroupEngine>> GroupEngine::Start(int index,
                                                                 WorkerGroupOptions options,
-                                                                SchedulerConfig scheduler_config) {
+                                                                SchedulerConfig scheduler_config,
+                                                                WorkerGroupLauncher launcher) {
   auto engine = std::unique_ptr<GroupEngine>(new GroupEngine());
   engine->index_ = index;
   engine->options_ = std::move(options);
   engine->scheduler_config_ = std::move(scheduler_config);
+  engine->launcher_ = std::move(launcher);
   if (absl::Status s = engine->Relaunch(); !s.ok()) return s;
   engine->info_ = engine->group_->info();  // the first launch must succeed
   engine->thread_ = std::thread([e = engine.get()] { e->Loop(); });
@@ -42,7 +44,7 @@ absl::Status GroupEngine::Relaunch() {
   if (old) old->Shutdown();
   old.reset();
   scheduler_.reset();
-  absl::StatusOr<std::unique_ptr<WorkerGroup>> group = WorkerGroup::Launch(options_);
+  absl::StatusOr<std::unique_ptr<WorkerGroup>> group = launcher_(index_, options_);
   if (!group.ok()) return group.status();
   SchedulerConfig config = scheduler_config_;
   config.num_blocks = (*group)->info().kv_num_blocks();

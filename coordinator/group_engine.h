@@ -32,9 +32,11 @@ struct GroupStats {
 
 class GroupEngine {
  public:
-  // Launches the workers and starts the engine thread.
+  // Launches the workers through `launcher` (again after each failure) and starts the
+  // engine thread.
   static absl::StatusOr<std::unique_ptr<GroupEngine>> Start(int index, WorkerGroupOptions options,
-                                                            SchedulerConfig scheduler_config);
+                                                            SchedulerConfig scheduler_config,
+                                                            WorkerGroupLauncher launcher);
   ~GroupEngine();  // stops the thread and the workers
 
   // Queues a request; its tokens go to `stream`. UNAVAILABLE if the group is down.
@@ -70,6 +72,7 @@ class GroupEngine {
   int index_ = 0;
   WorkerGroupOptions options_;
   SchedulerConfig scheduler_config_;
+  WorkerGroupLauncher launcher_;
   v1::WorkerInfo info_;
   std::atomic<bool> healthy_{false};
   std::atomic<int> reserved_{0};

@@ -1,16 +1,16 @@
 #pragma once
-// One tensor-parallel group of worker processes: launched as children of this process,
-// driven step by step over the internal Worker service.
+// The group engine's view of one tensor-parallel group of workers, and the options that
+// shape it.
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "coordinator/child_process.h"
-#include "dsm/v1/worker.grpc.pb.h"
+#include "dsm/v1/worker.pb.h"
 
 namespace dsm {
 
@@ -40,39 +40,33 @@ struct WorkerGroupOptions {
 // timeouts, --max-running), before any worker starts.
 absl::Status ValidateWorkerGroupOptions(const WorkerGroupOptions& options);
 
+// A tensor-parallel group of workers as the group engine sees it. LocalWorkerGroup forks
+// the workers as children of this process; tests drive the engine with in-process groups.
 class WorkerGroup {
  public:
-  static absl::StatusOr<std::unique_ptr<WorkerGroup>> Launch(const WorkerGroupOptions& options);
-  ~WorkerGroup();
+  virtual ~WorkerGroup() = default;
 
   // Rank 0's description (every rank has the same KV block count).
-  const v1::WorkerInfo& info() const { return info_; }
+  virtual const v1::WorkerInfo& info() const = 0;
 
   // Sends the step to every rank at once and returns rank 0's answer. Any rank's failure
   // fails the step; a dead rank gives UNAVAILABLE naming it. A step past its deadline
   // (see WorkerGroupOptions) kills the group's workers and gives UNAVAILABLE naming the
   // stopped or late ranks.
-  absl::StatusOr<v1::StepResponse> Step(const v1::StepRequest& request);
+  virtual absl::StatusOr<v1::StepResponse> Step(const v1::StepRequest& request) = 0;
 
   // Asks the workers to exit and reaps them.
-  void Shutdown();
+  virtual void Shutdown() = 0;
 
   // A description of the first rank whose process has exited, if any.
-  std::optional<std::string> DeadRank();
+  virtual std::optional<std::string> DeadRank() = 0;
 
   // Sends a signal to one rank's process (failure tests).
-  void Kill(int rank, int signal);
-
- private:
-  WorkerGroup() = default;
-
-  WorkerGroupOptions options_;
-  std::vector<std::unique_ptr<ChildProcess>> processes_;
-  std::vector<std::unique_ptr<v1::Worker::Stub>> stubs_;
-  v1::WorkerInfo info_;
+  virtual void Kill(int rank, int signal) = 0;
 };
 
-// dsm-worker beside the running executable, or $DSM_WORKER_BINARY.
-std::string DefaultWorkerBinary();
+// Starts (or connects to) the workers of group `group_index`.
+using WorkerGroupLauncher = std::function<absl::StatusOr<std::unique_ptr<WorkerGroup>>(
+    int group_index, const WorkerGroupOptions& options)>;
 
 }  // namespace dsm

@@ -19,6 +19,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "coordinator/local_worker_group.h"
 #include "tools/client_commands.h"
 #include "tools/command_help.h"
 #include "tools/model_generator.h"
@@ -175,6 +176,7 @@ int ServeMain() {
   o.coordinator.max_running = absl::GetFlag(FLAGS_max_running);
   o.coordinator.max_queued_requests = absl::GetFlag(FLAGS_max_queue);
   o.coordinator.workers.worker_binary = DefaultWorkerBinary();
+  o.coordinator.launcher = LaunchLocalWorkerGroup;
   o.coordinator.workers.threads_per_rank = absl::GetFlag(FLAGS_threads);
   o.coordinator.workers.kv_cache_mib = absl::GetFlag(FLAGS_kv_cache_mib);
   o.coordinator.workers.kv_block_size = absl::GetFlag(FLAGS_kv_block_size);

@@ -9,9 +9,9 @@
 #include "absl/strings/str_cat.h"
 #include "common/model_config.h"
 #include "common/shard_spec.h"
+#include "coordinator/local_worker_group.h"
 #include "coordinator/scheduler.h"
 #include "coordinator/tokenizer/tokenizer_files.h"
-#include "coordinator/worker_group.h"
 #include "nlohmann/json.hpp"
 
 namespace dsm {
@@ -157,7 +157,7 @@ absl::Status RunOffline(const RunOptions& options, std::istream& input, std::ost
   group_options.backend = options.backend;
   group_options.precision = options.precision;
   group_options.gpu_memory_fraction = options.gpu_memory_fraction;
-  absl::StatusOr<std::unique_ptr<WorkerGroup>> group = WorkerGroup::Launch(group_options);
+  absl::StatusOr<std::unique_ptr<LocalWorkerGroup>> group = LocalWorkerGroup::Launch(group_options);
   if (!group.ok()) return group.status();
 
   SchedulerConfig scheduler_config;

@@ -4,7 +4,7 @@
 #include <filesystem>
 
 #include "common/file_util.h"
-#include "coordinator/worker_group.h"
+#include "coordinator/local_worker_group.h"
 #include "gtest/gtest.h"
 #include "tests/integration/run_helpers.h"
 #include "tools/model_generator.h"
@@ -164,7 +164,7 @@ TEST(BadInputTest, StepRefusedByEveryRankAlikeAtTp2) {
   options.threads_per_rank = 1;
   options.kv_cache_mib = 16;
   options.comm_timeout_s = 600;
-  absl::StatusOr<std::unique_ptr<WorkerGroup>> group = WorkerGroup::Launch(options);
+  absl::StatusOr<std::unique_ptr<LocalWorkerGroup>> group = LocalWorkerGroup::Launch(options);
   ASSERT_TRUE(group.ok()) << group.status();
   v1::StepRequest bad;
   v1::SequenceStep* seq = bad.add_sequences();
