@@ -31,14 +31,17 @@ std::vector<const char*> Join(std::vector<const char*> a, const std::vector<cons
 const std::vector<CommandSpec>& Commands() {
   static const auto* commands = new std::vector<CommandSpec>{
       {"serve",
-       "serve a model over gRPC (dsm.v1.Inference, grpc.health.v1)",
-       "dsm serve --model DIR [--tp N] [--replicas R] [--port P] [--backend cpu|cuda] | --demo",
+       "serve a model over gRPC (dsm.v1.Inference, grpc.health.v1) and OpenAI's HTTP API",
+       "dsm serve --model DIR [--tp N] [--replicas R] [--port P] [--http-port H] "
+       "[--backend cpu|cuda] | --demo",
        {"model",
         "demo",
         "tp",
         "replicas",
         "host",
         "port",
+        "http_port",
+        "served_model_name",
         "backend",
         "precision",
         "gpu_memory_fraction",

@@ -67,6 +67,11 @@ ABSL_FLAG(double, gpu_memory_fraction, 0.9,
           "cuda: fraction of each GPU's memory for weights, buffers and the KV cache");
 ABSL_FLAG(std::string, host, "127.0.0.1", "serve: address to listen on");
 ABSL_FLAG(int, port, 50051, "serve: port (0 = pick a free one)");
+ABSL_FLAG(int, http_port, -1,
+          "serve: port of the OpenAI-compatible HTTP API (/v1/completions, "
+          "/v1/chat/completions, /v1/models, /health); -1 = off, 0 = pick a free one");
+ABSL_FLAG(std::string, served_model_name, "",
+          "serve: the model id clients name over HTTP (default: the model directory's name)");
 ABSL_FLAG(bool, demo, false, "serve: a generated demo model (no download needed)");
 ABSL_FLAG(int, max_queue, 256, "serve: waiting sequences before RESOURCE_EXHAUSTED");
 // clients
@@ -187,6 +192,8 @@ int ServeMain() {
   o.coordinator.workers.gpu_memory_fraction = absl::GetFlag(FLAGS_gpu_memory_fraction);
   o.host = absl::GetFlag(FLAGS_host);
   o.port = absl::GetFlag(FLAGS_port);
+  o.http_port = absl::GetFlag(FLAGS_http_port);
+  o.served_model_name = absl::GetFlag(FLAGS_served_model_name);
   o.demo = absl::GetFlag(FLAGS_demo);
   o.drain_timeout_s = absl::GetFlag(FLAGS_drain_timeout_s);
   if (absl::Status s = ParseLogFormat(absl::GetFlag(FLAGS_log_format), &o.coordinator.log_format);

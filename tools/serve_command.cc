@@ -13,10 +13,12 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "coordinator/inference_service.h"
+#include "coordinator/openai/openai_http_server.h"
 #include "tools/demo_model.h"
 
 namespace dsm {
@@ -134,6 +136,22 @@ absl::Status RunServe(ServeOptions options) {
   };
   report(false);
   std::printf("dsm serve: listening on %s:%d\n", options.host.c_str(), port);
+  std::unique_ptr<OpenAiHttpServer> http;
+  if (options.http_port >= 0) {
+    std::string model_id = options.served_model_name;
+    if (model_id.empty()) {
+      model_id = std::filesystem::path(options.coordinator.model_dir).filename().string();
+    }
+    absl::StatusOr<std::unique_ptr<OpenAiHttpServer>> bound =
+        OpenAiHttpServer::Bind(options.host, options.http_port, model_id);
+    if (!bound.ok()) {
+      server->Shutdown(std::chrono::system_clock::now());
+      return bound.status();
+    }
+    http = *std::move(bound);
+    std::printf("dsm serve: HTTP (OpenAI API) on %s:%d, model \"%s\"\n", options.host.c_str(),
+                http->port(), model_id.c_str());
+  }
   std::fflush(stdout);
 
   const auto start = std::chrono::steady_clock::now();
@@ -143,12 +161,14 @@ absl::Status RunServe(ServeOptions options) {
   absl::StatusOr<std::unique_ptr<Coordinator>> coordinator =
       Coordinator::Start(options.coordinator);
   if (!coordinator.ok()) {
+    if (http) http->Stop();
     server->Shutdown(std::chrono::system_clock::now());
     return coordinator.status();
   }
   std::fprintf(stderr, "dsm serve: workers ready in %.1f s\n",
                std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   service.SetCoordinator(coordinator->get());
+  if (http) http->SetCoordinator(coordinator->get());
   report((*coordinator)->CanServe());
   std::atomic<bool> stop_health{false};
   std::thread health_monitor([&] {
@@ -193,6 +213,7 @@ absl::Status RunServe(ServeOptions options) {
     }
   }
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  if (http) http->Stop();
   coordinator->reset();  // stops the engines and their worker processes
   std::fprintf(stderr, "dsm serve: stopped\n");
   return absl::OkStatus();

@@ -7,8 +7,8 @@ packages=(
   build-essential cmake ninja-build ccache pkg-config clang-format
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libgtest-dev libgmock-dev libbenchmark-dev
-  libgloo-dev libhwy-dev nlohmann-json3-dev libpcre2-dev libutf8proc-dev
-  clang-14 libclang-rt-14-dev
+  libgloo-dev libhwy-dev nlohmann-json3-dev libpcre2-dev libutf8proc-dev libcpp-httplib-dev
+  clang-14 libclang-rt-14-dev curl
 )
 
 missing=()
@@ -40,4 +40,9 @@ fi
 if [[ ! -d tests/hf_reference/node_modules/tokenizers ]]; then
   echo "setup: installing the HF reference tokenizer (npm)"
   npm ci --prefix tests/hf_reference --no-audit --no-fund --loglevel=error
+fi
+# The official OpenAI Node SDK: the OpenAI HTTP API test drives the server with it.
+if [[ ! -d tests/openai_sdk/node_modules/openai ]]; then
+  echo "setup: installing the OpenAI Node SDK (npm)"
+  npm ci --prefix tests/openai_sdk --no-audit --no-fund --loglevel=error
 fi

@@ -21,26 +21,7 @@ using testing::CollectStream;
 using testing::Greedy;
 using testing::IdsRequest;
 
-// A model slow enough (a few ms per token on this machine) that requests are still
-// running when the test acts on them: random weights, 6 layers of hidden 768.
-const std::string& SlowModel() {
-  static const std::string* dir = [] {
-    auto* d = new std::string(testing::ProcessTempPath("slow_model"));
-    if (!std::filesystem::exists(*d + "/config.json")) {
-      GeneratedModelSpec spec;
-      spec.hidden_size = 768;
-      spec.intermediate_size = 2064;
-      spec.num_hidden_layers = 6;
-      spec.num_attention_heads = 12;
-      spec.num_key_value_heads = 12;
-      spec.vocab_size = 512;
-      spec.max_position_embeddings = 4096;
-      EXPECT_TRUE(WriteRandomModel(*d, spec).ok());
-    }
-    return d;
-  }();
-  return *dir;
-}
+using testing::SlowModel;
 
 v1::ModelInfo Info(v1::Inference::Stub& stub) {
   grpc::ClientContext context;

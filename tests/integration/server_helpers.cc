@@ -2,9 +2,31 @@
 
 #include <dirent.h>
 
+#include <filesystem>
 #include <fstream>
 
+#include "tools/model_generator.h"
+
 namespace dsm::testing {
+
+const std::string& SlowModel() {
+  static const std::string* dir = [] {
+    auto* d = new std::string(testing::ProcessTempPath("slow_model"));
+    if (!std::filesystem::exists(*d + "/config.json")) {
+      GeneratedModelSpec spec;
+      spec.hidden_size = 768;
+      spec.intermediate_size = 2064;
+      spec.num_hidden_layers = 6;
+      spec.num_attention_heads = 12;
+      spec.num_key_value_heads = 12;
+      spec.vocab_size = 512;
+      spec.max_position_embeddings = 4096;
+      EXPECT_TRUE(WriteRandomModel(*d, spec).ok());
+    }
+    return d;
+  }();
+  return *dir;
+}
 
 std::vector<pid_t> ServerProcess::WorkerPids() const {
   std::vector<pid_t> pids;

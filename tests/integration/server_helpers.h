@@ -36,6 +36,11 @@ class ServerProcess {
       if (!line.ok()) return nullptr;
       const std::string tag = "dsm serve: listening on ";
       if (absl::StartsWith(*line, tag)) server->address_ = line->substr(tag.size());
+      const std::string http_tag = "dsm serve: HTTP (OpenAI API) on ";
+      if (absl::StartsWith(*line, http_tag)) {
+        const std::string rest = line->substr(http_tag.size());
+        server->http_port_ = std::atoi(rest.substr(rest.rfind(':') + 1).c_str());
+      }
       if (*line == "dsm serve: ready") break;  // the workers are up
     }
     server->stub_ = v1::Inference::NewStub(
@@ -82,6 +87,8 @@ class ServerProcess {
     return response.status();
   }
   v1::Inference::Stub& stub() { return *stub_; }
+  // The OpenAI HTTP port (started with --http-port), else 0.
+  int http_port() const { return http_port_; }
   pid_t pid() const { return process_->pid(); }
 
   // Pids of this server's dsm-worker children.
@@ -91,8 +98,13 @@ class ServerProcess {
   ServerProcess() = default;
   std::unique_ptr<ChildProcess> process_;
   std::string address_;
+  int http_port_ = 0;
   std::unique_ptr<v1::Inference::Stub> stub_;
 };
+
+// A model slow enough (a few ms per token on this machine) that requests are still
+// running when a test acts on them: random weights, 6 layers of hidden 768, no tokenizer.
+const std::string& SlowModel();
 
 // Greedy, EOS ignored: the parameters of golden comparisons.
 inline v1::GenerationParams Greedy(int max_tokens) {

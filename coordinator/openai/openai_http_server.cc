@@ -1,0 +1,221 @@
+#include "coordinator/openai/openai_http_server.h"
+
+#include <httplib.h>
+
+#include <chrono>
+#include <deque>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/synchronization/mutex.h"
+#include "coordinator/openai/openai_protocol.h"
+#include "coordinator/openai/peer_watch.h"
+
+namespace dsm {
+namespace {
+
+using nlohmann::json;
+
+// Connections served at once: every streaming request holds one thread while it runs,
+// so this bounds concurrent HTTP requests (the coordinator's queue limit applies within).
+constexpr int kHttpThreads = 256;
+
+void SendJson(httplib::Response& res, int status, const json& body) {
+  res.status = status;
+  res.set_content(body.dump(-1, ' ', false, json::error_handler_t::replace), "application/json");
+}
+
+void SendError(httplib::Response& res, const absl::Status& status) {
+  const openai::HttpError e = openai::ErrorFor(status);
+  SendJson(res, e.http_status, e.body);
+}
+
+int64_t UnixSeconds() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// A streamed request: the generation runs on its own thread and leaves server-sent
+// events here; the HTTP thread writes them out. The HTTP status is chosen only once the
+// request produced its first chunk or failed, so a full queue is a 429, not an error
+// event inside a 200 stream.
+struct StreamState {
+  absl::Mutex mu;
+  std::deque<std::string> events ABSL_GUARDED_BY(mu);
+  bool started ABSL_GUARDED_BY(mu) = false;
+  bool done ABSL_GUARDED_BY(mu) = false;
+  absl::Status status ABSL_GUARDED_BY(mu);
+  std::atomic<bool> client_gone{false};
+  std::thread generation;
+
+  ~StreamState() {
+    client_gone = true;
+    if (generation.joinable()) generation.join();
+  }
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<OpenAiHttpServer>> OpenAiHttpServer::Bind(const std::string& host,
+                                                                         int port,
+                                                                         std::string model_id) {
+  auto s = std::unique_ptr<OpenAiHttpServer>(new OpenAiHttpServer());
+  s->server_ = std::make_unique<httplib::Server>();
+  s->model_id_ = std::move(model_id);
+  s->server_->new_task_queue = [] { return new httplib::ThreadPool(kHttpThreads); };
+  // httplib sets SO_REUSEADDR only (no SO_REUSEPORT): a taken port fails here.
+  if (port == 0) {
+    s->port_ = s->server_->bind_to_any_port(host);
+  } else if (s->server_->bind_to_port(host, port)) {
+    s->port_ = port;
+  }
+  if (s->port_ <= 0) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot listen on ", host, ":", port,
+                     " for HTTP (--http-port): the port is taken or the address is not local"));
+  }
+  s->Route();
+  s->thread_ = std::thread([server = s->server_.get()] { server->listen_after_bind(); });
+  return s;
+}
+
+OpenAiHttpServer::~OpenAiHttpServer() { Stop(); }
+
+void OpenAiHttpServer::Stop() {
+  if (server_) server_->stop();
+  if (thread_.joinable()) thread_.join();
+}
+
+void OpenAiHttpServer::Route() {
+  server_->Get("/health", [this](const httplib::Request&, httplib::Response& res) {
+    Coordinator* c = coordinator_.load();
+    const bool serving = c != nullptr && c->CanServe();
+    res.status = serving ? 200 : 503;
+    res.set_content(serving ? "" : "not serving\n", "text/plain");
+  });
+
+  server_->Get("/v1/models", [this](const httplib::Request&, httplib::Response& res) {
+    json model = {{"id", model_id_},
+                  {"object", "model"},
+                  {"created", UnixSeconds()},
+                  {"owned_by", "dsmserve"}};
+    if (Coordinator* c = coordinator_.load()) {
+      model["max_model_len"] = c->limits().context_length;
+    }
+    SendJson(res, 200, {{"object", "list"}, {"data", json::array({model})}});
+  });
+
+  auto generate = [this](openai::Endpoint endpoint, const httplib::Request& req,
+                         httplib::Response& res) {
+    Coordinator* c = coordinator_.load();
+    if (c == nullptr) {
+      return SendError(res, absl::UnavailableError("server is starting: the model is loading"));
+    }
+    absl::StatusOr<openai::ParsedRequest> parsed =
+        openai::ParseRequest(endpoint, req.body, model_id_);
+    if (!parsed.ok()) return SendError(res, parsed.status());
+    absl::StatusOr<PreparedRequest> prepared =
+        endpoint == openai::Endpoint::kCompletions
+            ? PrepareGenerate(parsed->generate, c->text(), c->limits())
+            : PrepareChat(parsed->chat, c->text(), c->limits());
+    if (!prepared.ok()) return SendError(res, prepared.status());
+    openai::ResponseContext context;
+    context.id = absl::StrFormat(
+        "%s-%016x", endpoint == openai::Endpoint::kCompletions ? "cmpl" : "chatcmpl",
+        next_id_.fetch_add(1) ^ static_cast<uint64_t>(UnixSeconds()) << 20);
+    context.created = UnixSeconds();
+    context.model = parsed->model;
+    context.tokenizer = c->text() ? c->text()->tokenizer.get() : nullptr;
+    prepared->request_id = context.id;
+    auto watch = std::make_shared<PeerWatch>(req.remote_addr, req.remote_port, req.local_port);
+
+    if (!parsed->stream) {
+      absl::StatusOr<v1::GenerateResponse> result = c->Generate(
+          *prepared, [&watch] { return watch->Closed(); }, nullptr);
+      if (!result.ok()) return SendError(res, result.status());
+      return SendJson(res, 200, openai::CompletionResponse(*parsed, context, *result));
+    }
+
+    auto state = std::make_shared<StreamState>();
+    auto request = std::make_shared<openai::ParsedRequest>(*std::move(parsed));
+    state->generation = std::thread(
+        [state_ptr = state.get(), request, context, c, watch, prepared = *std::move(prepared)] {
+          StreamState& s = *state_ptr;
+          openai::StreamEncoder encoder(*request, context);
+          v1::Usage usage;
+          ChunkWriter writer = [&](const v1::GenerateStreamResponse& chunk) {
+            if (chunk.has_usage()) usage = chunk.usage();
+            std::string event = encoder.Encode(chunk);
+            absl::MutexLock lock(&s.mu);
+            s.started = true;
+            if (!event.empty()) s.events.push_back(std::move(event));
+            return !s.client_gone.load();
+          };
+          absl::StatusOr<v1::GenerateResponse> result = c->Generate(
+              prepared, [&] { return s.client_gone.load() || watch->Closed(); }, &writer);
+          absl::MutexLock lock(&s.mu);
+          s.done = true;
+          s.status = result.status();
+          if (result.ok()) {
+            s.events.push_back(encoder.Finish(usage));
+          } else if (s.started) {
+            // Mid-stream failure: an error event, as vLLM sends, then the end marker.
+            s.events.push_back(openai::SseEvent(openai::ErrorFor(result.status()).body));
+            s.events.push_back("data: [DONE]\n\n");
+          }
+        });
+    bool failed_before_output = false;
+    absl::Status failure;
+    {
+      absl::MutexLock lock(&state->mu);
+      state->mu.Await(absl::Condition(
+          +[](StreamState* s) ABSL_NO_THREAD_SAFETY_ANALYSIS { return s->started || s->done; },
+          state.get()));
+      failed_before_output = !state->started && !state->status.ok();
+      failure = state->status;
+    }
+    if (failed_before_output) return SendError(res, failure);
+    res.set_header("Cache-Control", "no-cache");
+    res.set_chunked_content_provider(
+        "text/event-stream",
+        [state](size_t, httplib::DataSink& sink) {
+          std::deque<std::string> batch;
+          bool done = false;
+          {
+            absl::MutexLock lock(&state->mu);
+            state->mu.AwaitWithTimeout(absl::Condition(
+                                           +[](StreamState* s) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+                                             return !s->events.empty() || s->done;
+                                           },
+                                           state.get()),
+                                       absl::Milliseconds(200));
+            batch.swap(state->events);
+            done = state->done;
+          }
+          for (const std::string& event : batch) {
+            if (!sink.write(event.data(), event.size())) {
+              state->client_gone = true;  // the generation thread cancels its sequences
+              return false;
+            }
+          }
+          if (done) {
+            absl::MutexLock lock(&state->mu);
+            if (state->events.empty()) sink.done();
+          }
+          return true;
+        },
+        [state](bool success) {
+          if (!success) state->client_gone = true;
+        });
+  };
+  server_->Post("/v1/completions", [generate](const httplib::Request& req, httplib::Response& res) {
+    generate(openai::Endpoint::kCompletions, req, res);
+  });
+  server_->Post("/v1/chat/completions",
+                [generate](const httplib::Request& req, httplib::Response& res) {
+                  generate(openai::Endpoint::kChat, req, res);
+                });
+}
+
+}  // namespace dsm

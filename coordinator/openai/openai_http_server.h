@@ -1,0 +1,46 @@
+#pragma once
+// OpenAI-compatible HTTP front end of the coordinator: POST /v1/completions and
+// /v1/chat/completions (streamed as server-sent events or not), GET /v1/models and
+// /health. A thin adapter: requests go through the same validation and Coordinator path
+// as gRPC. A client that closes its connection cancels its sequences.
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/status/statusor.h"
+#include "coordinator/coordinator.h"
+
+namespace httplib {
+class Server;
+}
+
+namespace dsm {
+
+class OpenAiHttpServer {
+ public:
+  // Binds host:port (exclusively; 0 picks a free port) before the model loads; until
+  // SetCoordinator, requests get 503 "server is starting".
+  static absl::StatusOr<std::unique_ptr<OpenAiHttpServer>> Bind(const std::string& host, int port,
+                                                                std::string model_id);
+  ~OpenAiHttpServer();  // stops serving
+
+  int port() const { return port_; }
+  void SetCoordinator(Coordinator* coordinator) { coordinator_.store(coordinator); }
+  // Stops accepting and ends the serving thread (streams in progress end first).
+  void Stop();
+
+ private:
+  OpenAiHttpServer() = default;
+  void Route();
+
+  std::unique_ptr<httplib::Server> server_;
+  std::string model_id_;
+  int port_ = 0;
+  std::atomic<Coordinator*> coordinator_{nullptr};
+  std::atomic<uint64_t> next_id_{1};
+  std::thread thread_;
+};
+
+}  // namespace dsm
