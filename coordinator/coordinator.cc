@@ -67,6 +67,7 @@ struct ChoiceState {
   size_t streamed = 0;  // bytes of `text` already sent
   bool finished = false;
   FinishReason finish = FinishReason::kNone;
+  std::chrono::steady_clock::time_point last_token{};  // for inter-token latency
 };
 
 }  // namespace
@@ -103,7 +104,7 @@ absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Start(const Coordinato
     workers.first_cuda_device = r * options.tp;  // one GPU per rank, groups side by side
     workers.max_sequences = options.max_running;
     absl::StatusOr<std::unique_ptr<GroupEngine>> engine =
-        GroupEngine::Start(r, workers, scheduler, options.launcher);
+        GroupEngine::Start(r, workers, scheduler, options.launcher, options.observer);
     if (!engine.ok()) {
       return absl::Status(engine.status().code(),
                           absl::StrCat("worker group ", r, ": ", engine.status().message()));
@@ -170,6 +171,7 @@ absl::StatusOr<v1::GenerateResponse> Coordinator::Generate(const PreparedRequest
   record.total_seconds = SecondsSince(arrival);
   record.status = result.status();
   LogRequest(record, options_.log_format);
+  if (options_.observer != nullptr) options_.observer->OnRequestFinished(record);
   return result;
 }
 
@@ -316,6 +318,11 @@ absl::StatusOr<v1::GenerateResponse> Coordinator::Run(const PreparedRequest& req
     }
     if (c.finished) continue;  // tokens after a stop string matched
     if (first_token_seconds < 0) first_token_seconds = SecondsSince(arrival);
+    const Clock::time_point now = Clock::now();
+    if (options_.observer != nullptr && c.last_token != Clock::time_point{}) {
+      options_.observer->OnTokenGap(std::chrono::duration<double>(now - c.last_token).count());
+    }
+    c.last_token = now;
     ++completion_tokens;
     c.choice.add_token_ids(event.token_id);
     v1::TokenLogprob* logprob = nullptr;

@@ -34,6 +34,8 @@ struct CoordinatorOptions {
   LogFormat log_format = LogFormat::kText;  // the one-line-per-request log on stderr
   // Starts each group's workers (LaunchLocalWorkerGroup for `dsm serve`); required.
   WorkerGroupLauncher launcher;
+  // Told of every finished request, token gap and step (metrics); may be null.
+  ServingObserver* observer = nullptr;
 };
 
 // Streams chunks to the client; returns false once the client is gone.

@@ -3,6 +3,7 @@
 #include <signal.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 
 #include "absl/strings/str_cat.h"
@@ -14,12 +15,14 @@ namespace dsm {
 absl::StatusOr<std::unique_ptr<GroupEngine>> GroupEngine::Start(int index,
                                                                 WorkerGroupOptions options,
                                                                 SchedulerConfig scheduler_config,
-                                                                WorkerGroupLauncher launcher) {
+                                                                WorkerGroupLauncher launcher,
+                                                                ServingObserver* observer) {
   auto engine = std::unique_ptr<GroupEngine>(new GroupEngine());
   engine->index_ = index;
   engine->options_ = std::move(options);
   engine->scheduler_config_ = std::move(scheduler_config);
   engine->launcher_ = std::move(launcher);
+  engine->observer_ = observer;
   if (absl::Status s = engine->Relaunch(); !s.ok()) return s;
   engine->info_ = engine->group_->info();  // the first launch must succeed
   engine->thread_ = std::thread([e = engine.get()] { e->Loop(); });
@@ -178,7 +181,9 @@ void GroupEngine::Loop() {
     // A worker can die while the group is idle: notice it without waiting for a request.
     std::optional<std::string> dead = group_->DeadRank();
     if (dead || scheduler_->HasWork()) {
+      const int64_t preempted_before = scheduler_->preemptions();
       v1::StepRequest step = scheduler_->NextStep();
+      const auto step_start = std::chrono::steady_clock::now();
       for (const auto& [id, cached_tokens] : scheduler_->admitted_in_step()) {
         auto it = streams_.find(id);
         if (it == streams_.end()) continue;
@@ -191,6 +196,18 @@ void GroupEngine::Loop() {
       absl::StatusOr<v1::StepResponse> response =
           dead ? absl::StatusOr<v1::StepResponse>(absl::UnavailableError(*dead))
                : group_->Step(step);
+      if (response.ok() && observer_ != nullptr) {
+        StepRecord record;
+        record.group = index_;
+        record.seconds =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - step_start).count();
+        record.sequences = step.sequences_size();
+        for (const v1::SequenceStep& s : step.sequences())
+          record.batch_tokens += s.token_ids_size();
+        record.preemptions = static_cast<int>(scheduler_->preemptions() - preempted_before);
+        record.ranks.assign(response->rank_timings().begin(), response->rank_timings().end());
+        observer_->OnStep(record);
+      }
       absl::StatusOr<std::vector<TokenEvent>> events =
           response.ok() ? scheduler_->OnStepResult(*response)
                         : absl::StatusOr<std::vector<TokenEvent>>(response.status());

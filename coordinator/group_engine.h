@@ -17,6 +17,7 @@
 #include "absl/synchronization/mutex.h"
 #include "coordinator/scheduler.h"
 #include "coordinator/sequence_stream.h"
+#include "coordinator/serving_observer.h"
 #include "coordinator/worker_group.h"
 
 namespace dsm {
@@ -36,7 +37,8 @@ class GroupEngine {
   // engine thread.
   static absl::StatusOr<std::unique_ptr<GroupEngine>> Start(int index, WorkerGroupOptions options,
                                                             SchedulerConfig scheduler_config,
-                                                            WorkerGroupLauncher launcher);
+                                                            WorkerGroupLauncher launcher,
+                                                            ServingObserver* observer = nullptr);
   ~GroupEngine();  // stops the thread and the workers
 
   // Queues a request; its tokens go to `stream`. UNAVAILABLE if the group is down.
@@ -73,6 +75,7 @@ class GroupEngine {
   WorkerGroupOptions options_;
   SchedulerConfig scheduler_config_;
   WorkerGroupLauncher launcher_;
+  ServingObserver* observer_ = nullptr;
   v1::WorkerInfo info_;
   std::atomic<bool> healthy_{false};
   std::atomic<int> reserved_{0};

@@ -169,6 +169,11 @@ absl::StatusOr<v1::StepResponse> LocalWorkerGroup::Step(const v1::StepRequest& r
       return absl::Status(s.code(), absl::StrCat("worker rank ", r, ": ", s.message()));
     }
   }
+  for (size_t r = 1; r < n; ++r) {
+    for (const v1::WorkerStepTiming& timing : responses[r].rank_timings()) {
+      *responses[0].add_rank_timings() = timing;
+    }
+  }
   return std::move(responses[0]);
 }
 

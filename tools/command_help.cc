@@ -41,6 +41,7 @@ const std::vector<CommandSpec>& Commands() {
         "host",
         "port",
         "http_port",
+        "metrics_port",
         "served_model_name",
         "backend",
         "precision",

@@ -70,6 +70,9 @@ ABSL_FLAG(int, port, 50051, "serve: port (0 = pick a free one)");
 ABSL_FLAG(int, http_port, -1,
           "serve: port of the OpenAI-compatible HTTP API (/v1/completions, "
           "/v1/chat/completions, /v1/models, /health); -1 = off, 0 = pick a free one");
+ABSL_FLAG(int, metrics_port, -1,
+          "serve: port of GET /metrics (Prometheus text; also on --http-port); -1 = off, 0 = "
+          "pick a free one");
 ABSL_FLAG(std::string, served_model_name, "",
           "serve: the model id clients name over HTTP (default: the model directory's name)");
 ABSL_FLAG(bool, demo, false, "serve: a generated demo model (no download needed)");
@@ -193,6 +196,7 @@ int ServeMain() {
   o.host = absl::GetFlag(FLAGS_host);
   o.port = absl::GetFlag(FLAGS_port);
   o.http_port = absl::GetFlag(FLAGS_http_port);
+  o.metrics_port = absl::GetFlag(FLAGS_metrics_port);
   o.served_model_name = absl::GetFlag(FLAGS_served_model_name);
   o.demo = absl::GetFlag(FLAGS_demo);
   o.drain_timeout_s = absl::GetFlag(FLAGS_drain_timeout_s);

@@ -18,6 +18,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "coordinator/inference_service.h"
+#include "coordinator/metrics/metrics_http_server.h"
+#include "coordinator/metrics/serving_metrics.h"
 #include "coordinator/openai/openai_http_server.h"
 #include "tools/demo_model.h"
 
@@ -136,14 +138,31 @@ absl::Status RunServe(ServeOptions options) {
   };
   report(false);
   std::printf("dsm serve: listening on %s:%d\n", options.host.c_str(), port);
+  std::string model_id = options.served_model_name;
+  if (model_id.empty()) {
+    model_id = std::filesystem::path(options.coordinator.model_dir).filename().string();
+  }
+  // Metrics: on the HTTP API's port and, with --metrics-port, on their own.
+  ServingMetrics metrics(model_id);
+  options.coordinator.observer = &metrics;
+  std::atomic<Coordinator*> ready{nullptr};
+  auto scrape = [&metrics, &ready] { return metrics.Scrape(ready.load()); };
+  std::unique_ptr<MetricsHttpServer> metrics_http;
+  if (options.metrics_port >= 0) {
+    absl::StatusOr<std::unique_ptr<MetricsHttpServer>> started =
+        MetricsHttpServer::Start(options.host, options.metrics_port, scrape);
+    if (!started.ok()) {
+      server->Shutdown(std::chrono::system_clock::now());
+      return started.status();
+    }
+    metrics_http = *std::move(started);
+    std::printf("dsm serve: metrics on %s:%d/metrics\n", options.host.c_str(),
+                metrics_http->port());
+  }
   std::unique_ptr<OpenAiHttpServer> http;
   if (options.http_port >= 0) {
-    std::string model_id = options.served_model_name;
-    if (model_id.empty()) {
-      model_id = std::filesystem::path(options.coordinator.model_dir).filename().string();
-    }
     absl::StatusOr<std::unique_ptr<OpenAiHttpServer>> bound =
-        OpenAiHttpServer::Bind(options.host, options.http_port, model_id);
+        OpenAiHttpServer::Bind(options.host, options.http_port, model_id, scrape);
     if (!bound.ok()) {
       server->Shutdown(std::chrono::system_clock::now());
       return bound.status();
@@ -169,6 +188,7 @@ absl::Status RunServe(ServeOptions options) {
                std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   service.SetCoordinator(coordinator->get());
   if (http) http->SetCoordinator(coordinator->get());
+  ready.store(coordinator->get());
   report((*coordinator)->CanServe());
   std::atomic<bool> stop_health{false};
   std::thread health_monitor([&] {
@@ -214,6 +234,8 @@ absl::Status RunServe(ServeOptions options) {
   }
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
   if (http) http->Stop();
+  ready.store(nullptr);
+  metrics_http.reset();
   coordinator->reset();  // stops the engines and their worker processes
   std::fprintf(stderr, "dsm serve: stopped\n");
   return absl::OkStatus();

@@ -14,6 +14,7 @@ struct ServeOptions {
   std::string host = "127.0.0.1";
   int port = 50051;               // 0 = pick a free one
   int http_port = -1;             // OpenAI-compatible HTTP API; -1 = off, 0 = pick a free one
+  int metrics_port = -1;          // Prometheus /metrics on its own port; -1 = off, 0 = a free one
   std::string served_model_name;  // default: the model directory's name
   bool demo = false;
   // After SIGTERM/SIGINT: how long running requests may take to finish before they are

@@ -1,6 +1,7 @@
 #include "worker/step_runner.h"
 
 #include <algorithm>
+#include <chrono>
 
 #include "absl/strings/str_cat.h"
 #include "common/sampling_params_proto.h"
@@ -15,7 +16,7 @@ absl::StatusOr<std::unique_ptr<StepRunner>> StepRunner::Create(const RunnerOptio
   absl::StatusOr<std::unique_ptr<Checkpoint>> checkpoint = Checkpoint::Open(options.model_dir);
   if (!checkpoint.ok()) return checkpoint.status();
   auto runner = std::unique_ptr<StepRunner>(new StepRunner());
-  runner->comm_ = std::move(comm);
+  runner->comm_ = std::make_unique<TimedCommunicator>(std::move(comm));
   absl::StatusOr<std::unique_ptr<ModelExecutor>> executor =
       CreateModelExecutor(options.executor, **checkpoint, runner->comm_.get());
   if (!executor.ok()) return executor.status();
@@ -84,11 +85,18 @@ absl::StatusOr<v1::StepResponse> StepRunner::Step(const v1::StepRequest& request
           ValidateStepBatch(executor_->config(), info_.kv_block_size, info_.kv_num_blocks, batch);
       !s.ok())
     return s;
+  const auto forward_start = std::chrono::steady_clock::now();
+  comm_->TakeSeconds();  // only this step's collectives count
   absl::StatusOr<StepOutput> output = executor_->Forward(batch);
   if (!output.ok()) return output.status();
 
   v1::StepResponse response;
   response.set_step_id(request.step_id());
+  v1::WorkerStepTiming* timing = response.add_rank_timings();
+  timing->set_rank(comm_->rank());
+  timing->set_forward_seconds(
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - forward_start).count());
+  timing->set_allreduce_seconds(comm_->TakeSeconds());
   const size_t vocab = executor_->config().vocab_size;
   size_t logits_row = 0;
   for (size_t i = 0; i < batch.size(); ++i) {

@@ -15,6 +15,7 @@
 #include "common/sampling_params.h"
 #include "dsm/v1/worker.pb.h"
 #include "worker/comm/communicator.h"
+#include "worker/comm/timed_communicator.h"
 #include "worker/executor/model_executor.h"
 
 namespace dsm {
@@ -42,7 +43,7 @@ class StepRunner {
 
   StepRunner() = default;
 
-  std::unique_ptr<Communicator> comm_;
+  std::unique_ptr<TimedCommunicator> comm_;  // times the step's collectives
   std::unique_ptr<ModelExecutor> executor_;
   ExecutorInfo info_;
   absl::flat_hash_map<uint64_t, SequenceState> sequences_;

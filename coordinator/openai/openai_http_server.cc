@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/synchronization/mutex.h"
+#include "coordinator/openai/http_bind.h"
 #include "coordinator/openai/openai_protocol.h"
 #include "coordinator/openai/peer_watch.h"
 
@@ -57,24 +58,15 @@ struct StreamState {
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<OpenAiHttpServer>> OpenAiHttpServer::Bind(const std::string& host,
-                                                                         int port,
-                                                                         std::string model_id) {
+absl::StatusOr<std::unique_ptr<OpenAiHttpServer>> OpenAiHttpServer::Bind(
+    const std::string& host, int port, std::string model_id, std::function<std::string()> scrape) {
   auto s = std::unique_ptr<OpenAiHttpServer>(new OpenAiHttpServer());
   s->server_ = std::make_unique<httplib::Server>();
   s->model_id_ = std::move(model_id);
-  s->server_->new_task_queue = [] { return new httplib::ThreadPool(kHttpThreads); };
-  // httplib sets SO_REUSEADDR only (no SO_REUSEPORT): a taken port fails here.
-  if (port == 0) {
-    s->port_ = s->server_->bind_to_any_port(host);
-  } else if (s->server_->bind_to_port(host, port)) {
-    s->port_ = port;
-  }
-  if (s->port_ <= 0) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("cannot listen on ", host, ":", port,
-                     " for HTTP (--http-port): the port is taken or the address is not local"));
-  }
+  s->metrics_ = std::move(scrape);
+  absl::StatusOr<int> bound = BindHttpServer(*s->server_, host, port, kHttpThreads, "--http-port");
+  if (!bound.ok()) return bound.status();
+  s->port_ = *bound;
   s->Route();
   s->thread_ = std::thread([server = s->server_.get()] { server->listen_after_bind(); });
   return s;
@@ -93,6 +85,14 @@ void OpenAiHttpServer::Route() {
     const bool serving = c != nullptr && c->CanServe();
     res.status = serving ? 200 : 503;
     res.set_content(serving ? "" : "not serving\n", "text/plain");
+  });
+
+  server_->Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
+    if (!metrics_) {
+      res.status = 404;
+      return;
+    }
+    res.set_content(metrics_(), "text/plain; version=0.0.4");
   });
 
   server_->Get("/v1/models", [this](const httplib::Request&, httplib::Response& res) {

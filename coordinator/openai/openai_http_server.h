@@ -5,6 +5,7 @@
 // as gRPC. A client that closes its connection cancels its sequences.
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -22,8 +23,10 @@ class OpenAiHttpServer {
  public:
   // Binds host:port (exclusively; 0 picks a free port) before the model loads; until
   // SetCoordinator, requests get 503 "server is starting".
-  static absl::StatusOr<std::unique_ptr<OpenAiHttpServer>> Bind(const std::string& host, int port,
-                                                                std::string model_id);
+  // With `scrape`, GET /metrics serves the text it returns (Prometheus exposition).
+  static absl::StatusOr<std::unique_ptr<OpenAiHttpServer>> Bind(
+      const std::string& host, int port, std::string model_id,
+      std::function<std::string()> scrape = nullptr);
   ~OpenAiHttpServer();  // stops serving
 
   int port() const { return port_; }
@@ -40,6 +43,7 @@ class OpenAiHttpServer {
   int port_ = 0;
   std::atomic<Coordinator*> coordinator_{nullptr};
   std::atomic<uint64_t> next_id_{1};
+  std::function<std::string()> metrics_;
   std::thread thread_;
 };
 

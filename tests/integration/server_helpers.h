@@ -36,6 +36,12 @@ class ServerProcess {
       if (!line.ok()) return nullptr;
       const std::string tag = "dsm serve: listening on ";
       if (absl::StartsWith(*line, tag)) server->address_ = line->substr(tag.size());
+      const std::string metrics_tag = "dsm serve: metrics on ";
+      if (absl::StartsWith(*line, metrics_tag)) {
+        const std::string rest = line->substr(metrics_tag.size());
+        const size_t colon = rest.rfind(':');
+        server->metrics_port_ = std::atoi(rest.substr(colon + 1).c_str());
+      }
       const std::string http_tag = "dsm serve: HTTP (OpenAI API) on ";
       if (absl::StartsWith(*line, http_tag)) {
         const std::string rest = line->substr(http_tag.size());
@@ -89,6 +95,8 @@ class ServerProcess {
   v1::Inference::Stub& stub() { return *stub_; }
   // The OpenAI HTTP port (started with --http-port), else 0.
   int http_port() const { return http_port_; }
+  // The --metrics-port port, else 0.
+  int metrics_port() const { return metrics_port_; }
   pid_t pid() const { return process_->pid(); }
 
   // Pids of this server's dsm-worker children.
@@ -99,6 +107,7 @@ class ServerProcess {
   std::unique_ptr<ChildProcess> process_;
   std::string address_;
   int http_port_ = 0;
+  int metrics_port_ = 0;
   std::unique_ptr<v1::Inference::Stub> stub_;
 };
 
