@@ -6,7 +6,6 @@
 
 #include <cstdlib>
 #include <filesystem>
-#include <latch>
 #include <thread>
 
 #include "absl/strings/match.h"
@@ -14,6 +13,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "common/grpc_status.h"
+#include "coordinator/step_fanout.h"
 
 namespace dsm {
 namespace {
@@ -104,13 +104,7 @@ absl::StatusOr<std::unique_ptr<LocalWorkerGroup>> LocalWorkerGroup::Launch(
   for (int rank = 0; rank < o.tp; ++rank) {
     group->processes_[rank]->DrainStdout(absl::StrCat("dsm-worker rank ", rank, " stdout: "));
   }
-  for (const std::string& address : addresses) {
-    grpc::ChannelArguments args;
-    args.SetMaxReceiveMessageSize(256 << 20);
-    args.SetMaxSendMessageSize(256 << 20);
-    group->stubs_.push_back(v1::Worker::NewStub(
-        grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args)));
-  }
+  for (const std::string& address : addresses) group->stubs_.push_back(NewWorkerStub(address));
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
   grpc::Status status = group->stubs_[0]->GetInfo(&context, v1::GetInfoRequest(), &group->info_);
@@ -121,30 +115,11 @@ absl::StatusOr<std::unique_ptr<LocalWorkerGroup>> LocalWorkerGroup::Launch(
 LocalWorkerGroup::~LocalWorkerGroup() { Shutdown(); }
 
 absl::StatusOr<v1::StepResponse> LocalWorkerGroup::Step(const v1::StepRequest& request) {
-  const size_t n = stubs_.size();
-  int64_t tokens = 0;
-  for (const v1::SequenceStep& seq : request.sequences()) tokens += seq.token_ids_size();
-  const double timeout_s =
-      options_.step_timeout_s + options_.step_timeout_per_token_s * static_cast<double>(tokens);
-  const auto deadline = std::chrono::system_clock::now() +
-                        std::chrono::microseconds(static_cast<int64_t>(timeout_s * 1e6));
-  std::vector<grpc::ClientContext> contexts(n);
-  for (grpc::ClientContext& context : contexts) context.set_deadline(deadline);
-  std::vector<v1::StepResponse> responses(n);
-  std::vector<grpc::Status> statuses(n);
-  std::latch done(static_cast<std::ptrdiff_t>(n));
-  for (size_t r = 0; r < n; ++r) {
-    stubs_[r]->async()->Step(&contexts[r], &request, &responses[r], [&, r](grpc::Status s) {
-      statuses[r] = std::move(s);
-      done.count_down();
-    });
-  }
-  done.wait();
+  FanOutResult result = FanOutStep(stubs_, options_, request);
   // A rank past the deadline is hung (stopped, or stuck in a collective): the group is
   // killed so that the relaunch starts clean, naming the stopped ranks if any.
   std::vector<std::string> late, stopped;
-  for (size_t r = 0; r < n; ++r) {
-    if (statuses[r].error_code() != grpc::StatusCode::DEADLINE_EXCEEDED) continue;
+  for (int r : result.late) {
     late.push_back(absl::StrCat(r));
     if (processes_[r]->IsStopped()) stopped.push_back(absl::StrCat(r));
   }
@@ -153,28 +128,17 @@ absl::StatusOr<v1::StepResponse> LocalWorkerGroup::Step(const v1::StepRequest& r
     return absl::UnavailableError(absl::StrCat(
         "worker rank ", absl::StrJoin(stopped.empty() ? late : stopped, ", "),
         stopped.empty() ? " did not finish a step" : " is stopped and did not finish a step",
-        " within its deadline of ", absl::StrFormat("%.1f", timeout_s),
+        " within its deadline of ", absl::StrFormat("%.1f", result.timeout_s),
         " s; the group's workers were killed"));
   }
-  // Report the most telling failure: a dead process first, then rank 0's own error.
-  for (size_t r = 0; r < n; ++r) {
+  // Report the most telling failure: a dead process first, then a rank's own error.
+  for (size_t r = 0; r < processes_.size(); ++r) {
     if (std::optional<int> exit = processes_[r]->TryWait()) {
       return absl::UnavailableError(
           absl::StrCat("worker rank ", r, " died (", ChildProcess::DescribeWaitStatus(*exit), ")"));
     }
   }
-  for (size_t r = 0; r < n; ++r) {
-    if (!statuses[r].ok()) {
-      absl::Status s = FromGrpcStatus(statuses[r]);
-      return absl::Status(s.code(), absl::StrCat("worker rank ", r, ": ", s.message()));
-    }
-  }
-  for (size_t r = 1; r < n; ++r) {
-    for (const v1::WorkerStepTiming& timing : responses[r].rank_timings()) {
-      *responses[0].add_rank_timings() = timing;
-    }
-  }
-  return std::move(responses[0]);
+  return MergeStepResults(std::move(result));
 }
 
 std::optional<std::string> LocalWorkerGroup::DeadRank() {

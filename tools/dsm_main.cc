@@ -73,6 +73,9 @@ ABSL_FLAG(int, http_port, -1,
 ABSL_FLAG(int, metrics_port, -1,
           "serve: port of GET /metrics (Prometheus text; also on --http-port); -1 = off, 0 = "
           "pick a free one");
+ABSL_FLAG(int, groups, 0,
+          "coordinator: tensor-parallel worker groups to form from registered workers (as "
+          "--replicas)");
 ABSL_FLAG(std::string, served_model_name, "",
           "serve: the model id clients name over HTTP (default: the model directory's name)");
 ABSL_FLAG(bool, demo, false, "serve: a generated demo model (no download needed)");
@@ -174,11 +177,16 @@ ClientOptions ClientFlags() {
   return o;
 }
 
-int ServeMain() {
+// `dsm serve` (registered = false) forks its workers; `dsm coordinator` waits for
+// workers started on their own to register.
+int ServeMain(bool registered) {
   ServeOptions o;
+  o.registered_workers = registered;
   o.coordinator.model_dir = absl::GetFlag(FLAGS_model);
   o.coordinator.tp = absl::GetFlag(FLAGS_tp);
   o.coordinator.replicas = absl::GetFlag(FLAGS_replicas);
+  if (registered && absl::GetFlag(FLAGS_groups) > 0)
+    o.coordinator.replicas = absl::GetFlag(FLAGS_groups);
   o.coordinator.backend = absl::GetFlag(FLAGS_backend);
   o.coordinator.max_batch_tokens = absl::GetFlag(FLAGS_max_batch_tokens);
   o.coordinator.max_running = absl::GetFlag(FLAGS_max_running);
@@ -329,7 +337,8 @@ int main(int argc, char** argv) {
   if (command == "run") return dsm::RunMain();
   if (command == "make-model") return dsm::MakeModelMain();
   if (command == "tokenize") return dsm::TokenizeMain();
-  if (command == "serve") return dsm::ServeMain();
+  if (command == "serve") return dsm::ServeMain(false);
+  if (command == "coordinator") return dsm::ServeMain(true);
   if (command == "generate") return dsm::GenerateMain();
   if (command == "chat") return dsm::ChatMain();
   std::fprintf(stderr, "dsm: unknown command '%s'\n%s", command.c_str(),

@@ -17,10 +17,13 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "common/model_config.h"
+#include "common/rendezvous_service.h"
 #include "coordinator/inference_service.h"
 #include "coordinator/metrics/metrics_http_server.h"
 #include "coordinator/metrics/serving_metrics.h"
 #include "coordinator/openai/openai_http_server.h"
+#include "coordinator/worker_registry.h"
 #include "tools/demo_model.h"
 
 namespace dsm {
@@ -125,6 +128,32 @@ absl::Status RunServe(ServeOptions options) {
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.AddListeningPort(address, grpc::InsecureServerCredentials(), &port);
   builder.RegisterService(&service);
+  // Registered workers: the registry and their rendezvous store share the public port.
+  std::unique_ptr<WorkerRegistry> registry;
+  RendezvousService rendezvous_store;
+  if (options.registered_workers) {
+    absl::StatusOr<ModelConfig> config = LoadModelConfig(options.coordinator.model_dir);
+    if (!config.ok()) return config.status();
+    RegistryOptions r;
+    r.groups = options.coordinator.replicas;
+    r.tp = options.coordinator.tp;
+    r.vocab_size = config->vocab_size;
+    r.backend = options.coordinator.backend;
+    r.formed_timeout = absl::Seconds(options.coordinator.workers.comm_timeout_s + 10);
+    registry = std::make_unique<WorkerRegistry>(r);
+    builder.RegisterService(registry.get());
+    builder.RegisterService(&rendezvous_store);
+    options.coordinator.launcher = [reg = registry.get()](int group,
+                                                          const WorkerGroupOptions& workers) {
+      return reg->FormGroup(group, workers);
+    };
+    // Workers ping every 5 s so a lost host is noticed; let them, and ping them too.
+    builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 4000);
+    builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, 0);
+    builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 5000);
+    builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 5000);
+    builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  }
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (!server || port == 0) {
     return absl::UnavailableError(absl::StrCat("cannot listen on ", address));
@@ -174,7 +203,10 @@ absl::Status RunServe(ServeOptions options) {
   std::fflush(stdout);
 
   const auto start = std::chrono::steady_clock::now();
-  std::fprintf(stderr, "dsm serve: starting %d worker group(s) of tp %d for %s\n",
+  std::fprintf(stderr,
+               options.registered_workers
+                   ? "dsm serve: waiting for %d worker group(s) of tp %d to register for %s\n"
+                   : "dsm serve: starting %d worker group(s) of tp %d for %s\n",
                options.coordinator.replicas, options.coordinator.tp,
                options.coordinator.model_dir.c_str());
   absl::StatusOr<std::unique_ptr<Coordinator>> coordinator =
@@ -232,6 +264,7 @@ absl::Status RunServe(ServeOptions options) {
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
   }
+  if (registry) registry->Shutdown();  // ends the workers' Join streams: they re-register
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
   if (http) http->Stop();
   ready.store(nullptr);

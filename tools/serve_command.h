@@ -17,6 +17,9 @@ struct ServeOptions {
   int metrics_port = -1;          // Prometheus /metrics on its own port; -1 = off, 0 = a free one
   std::string served_model_name;  // default: the model directory's name
   bool demo = false;
+  // `dsm coordinator`: no workers are forked; groups form from workers that register
+  // (WorkerRegistry on the same port, which also hosts their rendezvous store).
+  bool registered_workers = false;
   // After SIGTERM/SIGINT: how long running requests may take to finish before they are
   // ended with UNAVAILABLE.
   int drain_timeout_s = 30;

@@ -142,4 +142,9 @@ absl::StatusOr<v1::StepResponse> StepRunner::Step(const v1::StepRequest& request
   return response;
 }
 
+void StepRunner::Reform(std::unique_ptr<Communicator> comm) {
+  comm_->Reset(std::move(comm));
+  sequences_.clear();
+}
+
 }  // namespace dsm

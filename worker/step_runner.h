@@ -34,6 +34,11 @@ class StepRunner {
   absl::StatusOr<v1::StepResponse> Step(const v1::StepRequest& request);
   v1::WorkerInfo Info() const;
 
+  // The group formed anew (a peer or the coordinator restarted): collectives go through
+  // `comm` from now on, and every sequence is forgotten (the coordinator's new scheduler
+  // starts empty). The weights stay loaded.
+  void Reform(std::unique_ptr<Communicator> comm);
+
  private:
   struct SequenceState {
     SamplingParams params;

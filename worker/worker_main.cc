@@ -4,8 +4,15 @@
 // and prints "DSM_RENDEZVOUS host:port"; every rank loads its shard, joins the Gloo
 // group through the store, starts its Worker service and prints "DSM_WORKER_READY
 // host:port". Both lines go to stdout for the launcher; logs go to stderr.
+//
+// With --coordinator HOST:PORT the worker runs on its own (a pod): it loads its shard,
+// starts its Worker service, and registers with the coordinator as rank --rank of group
+// --group; the coordinator forms the group's collectives (through its own rendezvous
+// store) once every rank has registered, and again after any of them or the coordinator
+// restarts. The weights stay loaded through all of it; SIGTERM ends the worker.
 
 #include <grpcpp/grpcpp.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -19,12 +26,10 @@
 #include "absl/flags/parse.h"
 #include "absl/strings/str_cat.h"
 #include "common/process_stats.h"
-#include "worker/comm/gloo_communicator.h"
-#include "worker/comm/rendezvous_service.h"
+#include "common/rendezvous_service.h"
+#include "worker/comm/connect_communicator.h"
+#include "worker/coordinator_link.h"
 #include "worker/executor/executor_factory.h"
-#ifdef DSM_HAVE_CUDA
-#include "worker/cuda/nccl_communicator.h"
-#endif
 #include "worker/step_runner.h"
 #include "worker/worker_service.h"
 
@@ -50,6 +55,15 @@ ABSL_FLAG(int, max_sequences, 256, "sequences one step may hold (the scheduler's
 ABSL_FLAG(int, parent_pid, 0,
           "exit when this process is no longer our parent (the launcher died); 0 = never");
 ABSL_FLAG(bool, cuda_graphs, true, "cuda: capture and replay decode steps as CUDA graphs");
+ABSL_FLAG(std::string, coordinator, "",
+          "host:port of a `dsm coordinator` to register with (the worker then runs on its own)");
+ABSL_FLAG(int, group, 0, "with --coordinator: the tensor-parallel group this rank belongs to");
+ABSL_FLAG(std::string, advertise, "",
+          "with --coordinator: host:port the coordinator reaches the Worker service on "
+          "(default: --host and the bound port; required when --host is 0.0.0.0)");
+ABSL_FLAG(std::string, comm_host, "",
+          "address this rank's collectives listen on and peers reach it at (default: the "
+          "advertised host, else --host)");
 
 namespace dsm {
 namespace {
@@ -77,6 +91,14 @@ void WatchParent(int parent_pid, int rank) {
 
 int Main() {
   const int rank = absl::GetFlag(FLAGS_rank);
+  if (!absl::GetFlag(FLAGS_coordinator).empty()) {
+    // Signals are taken by a sigwait thread; block them before any thread starts.
+    sigset_t signals;
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGINT);
+    sigaddset(&signals, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  }
   WatchParent(absl::GetFlag(FLAGS_parent_pid), rank);
   const int tp = absl::GetFlag(FLAGS_tp);
   if (absl::GetFlag(FLAGS_model).empty()) {
@@ -86,7 +108,7 @@ int Main() {
   std::string rendezvous = absl::GetFlag(FLAGS_rendezvous);
   RendezvousService rendezvous_service;
   std::unique_ptr<grpc::Server> rendezvous_server;
-  if (rank == 0 && tp > 1) {
+  if (rank == 0 && tp > 1 && absl::GetFlag(FLAGS_coordinator).empty()) {
     grpc::ServerBuilder builder;
     int port = 0;
     builder.AddListeningPort(rendezvous, grpc::InsecureServerCredentials(), &port);
@@ -110,34 +132,36 @@ int Main() {
                           : absl::InvalidArgumentError(absl::StrCat("unknown backend \"", backend,
                                                                     "\"; use cpu or cuda")));
   }
+  const std::string coordinator = absl::GetFlag(FLAGS_coordinator);
+  const std::string host = absl::GetFlag(FLAGS_host);
+  std::string advertise = absl::GetFlag(FLAGS_advertise);
+  std::string comm_host = absl::GetFlag(FLAGS_comm_host);
+  if (comm_host.empty()) {
+    comm_host = !advertise.empty() ? advertise.substr(0, advertise.rfind(':')) : host;
+  }
+  if (!coordinator.empty() && advertise.empty() && (host == "0.0.0.0" || host == "::")) {
+    return Fail(rank,
+                absl::InvalidArgumentError("--host " + host +
+                                           " is not an address peers can reach: give "
+                                           "--advertise HOST:PORT (the pod's IP or DNS name)"));
+  }
+  CommSpec spec;
+  spec.backend = backend;
+  spec.rank = rank;
+  spec.world_size = tp;
+  spec.rendezvous_address = rendezvous;
+  spec.bind_host = comm_host;
+  spec.cuda_device =
+      absl::GetFlag(FLAGS_cuda_device) >= 0 ? absl::GetFlag(FLAGS_cuda_device) : rank;
+  spec.timeout = std::chrono::seconds(absl::GetFlag(FLAGS_comm_timeout_s));
   std::unique_ptr<Communicator> comm;
-  if (tp == 1) {
-    comm = std::make_unique<SingleRankCommunicator>();
-  } else if (backend == "cuda") {
-#ifdef DSM_HAVE_CUDA
-    // GPU ranks all-reduce device buffers through NCCL; its unique id travels through
-    // the same rendezvous store.
-    NcclOptions options;
-    options.rank = rank;
-    options.world_size = tp;
-    options.rendezvous_address = rendezvous;
-    const int device = absl::GetFlag(FLAGS_cuda_device);
-    options.device = device >= 0 ? device : rank;
-    options.timeout = std::chrono::seconds(absl::GetFlag(FLAGS_comm_timeout_s));
-    absl::StatusOr<std::unique_ptr<NcclCommunicator>> nccl = NcclCommunicator::Connect(options);
-    if (!nccl.ok()) return Fail(rank, nccl.status());
-    comm = *std::move(nccl);
-#endif
+  if (!coordinator.empty() && tp > 1) {
+    // Formed later, when the coordinator has every rank of the group.
+    comm = std::make_unique<UnformedCommunicator>(rank, tp);
   } else {
-    GlooOptions options;
-    options.rank = rank;
-    options.world_size = tp;
-    options.rendezvous_address = rendezvous;
-    options.bind_host = absl::GetFlag(FLAGS_host);
-    options.timeout = std::chrono::seconds(absl::GetFlag(FLAGS_comm_timeout_s));
-    absl::StatusOr<std::unique_ptr<GlooCommunicator>> gloo = GlooCommunicator::Connect(options);
-    if (!gloo.ok()) return Fail(rank, gloo.status());
-    comm = *std::move(gloo);
+    absl::StatusOr<std::unique_ptr<Communicator>> connected = ConnectCommunicator(spec);
+    if (!connected.ok()) return Fail(rank, connected.status());
+    comm = *std::move(connected);
   }
 
   RunnerOptions options;
@@ -176,8 +200,7 @@ int Main() {
   WorkerService service(*std::move(runner));
   grpc::ServerBuilder builder;
   int port = 0;
-  const std::string address =
-      absl::StrCat(absl::GetFlag(FLAGS_host), ":", absl::GetFlag(FLAGS_port));
+  const std::string address = absl::StrCat(host, ":", absl::GetFlag(FLAGS_port));
   builder.AddListeningPort(address, grpc::InsecureServerCredentials(), &port);
   builder.SetMaxReceiveMessageSize(256 << 20);
   builder.SetMaxSendMessageSize(256 << 20);
@@ -186,9 +209,36 @@ int Main() {
   if (!server || port == 0) {
     return Fail(rank, absl::UnavailableError(absl::StrCat("cannot listen on ", address)));
   }
-  std::printf("DSM_WORKER_READY %s:%d\n", absl::GetFlag(FLAGS_host).c_str(), port);
+  std::printf("DSM_WORKER_READY %s:%d\n", host.c_str(), port);
   std::fflush(stdout);
+  std::unique_ptr<CoordinatorLink> link;
+  if (!coordinator.empty()) {
+    CoordinatorLinkOptions o;
+    o.coordinator_address = coordinator;
+    o.group = absl::GetFlag(FLAGS_group);
+    o.rank = rank;
+    o.tp = tp;
+    o.worker_address = advertise.empty() ? absl::StrCat(host, ":", port) : advertise;
+    o.info = service.Info();
+    o.comm = spec;
+    link = std::make_unique<CoordinatorLink>(
+        o, [&service](std::unique_ptr<Communicator> c) { service.Reform(std::move(c)); });
+    link->Start();
+    std::fprintf(stderr, "dsm-worker group %d rank %d: registering with %s as %s\n", o.group, rank,
+                 coordinator.c_str(), o.worker_address.c_str());
+    // A registered worker lives until SIGTERM/SIGINT (the coordinator may come and go).
+    std::thread([&service] {
+      sigset_t signals;
+      sigemptyset(&signals);
+      sigaddset(&signals, SIGINT);
+      sigaddset(&signals, SIGTERM);
+      int signal = 0;
+      sigwait(&signals, &signal);
+      service.RequestShutdown();
+    }).detach();
+  }
   service.WaitForShutdown();
+  link.reset();
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
   if (rendezvous_server) rendezvous_server->Shutdown();
   std::fprintf(stderr, "dsm-worker rank %d: exiting, peak RSS %.1f MiB\n", rank,

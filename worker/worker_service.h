@@ -21,6 +21,20 @@ class WorkerService final : public v1::Worker::Service {
   grpc::Status Shutdown(grpc::ServerContext*, const v1::ShutdownRequest*,
                         v1::ShutdownResponse*) override;
 
+  // Swaps in a new formation's communicator between two steps (see StepRunner::Reform).
+  void Reform(std::unique_ptr<Communicator> comm) {
+    absl::MutexLock lock(&mu_);
+    runner_->Reform(std::move(comm));
+  }
+  v1::WorkerInfo Info() {
+    absl::MutexLock lock(&mu_);
+    return runner_->Info();
+  }
+  // Ends WaitForShutdown (SIGTERM of a registered worker).
+  void RequestShutdown() {
+    if (!shutdown_.HasBeenNotified()) shutdown_.Notify();
+  }
+
   // Blocks until a Shutdown call arrives.
   void WaitForShutdown() { shutdown_.WaitForNotification(); }
 

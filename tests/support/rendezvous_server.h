@@ -8,7 +8,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
-#include "worker/comm/rendezvous_service.h"
+#include "common/rendezvous_service.h"
 
 namespace dsm::testing {
 

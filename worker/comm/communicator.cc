@@ -16,4 +16,12 @@ absl::Status SingleRankCommunicator::AllGather(const CommBuffer& in, const CommB
   return absl::OkStatus();
 }
 
+absl::Status UnformedCommunicator::AllReduceSum(const CommBuffer&) {
+  return absl::FailedPreconditionError("the worker group has not formed yet");
+}
+
+absl::Status UnformedCommunicator::AllGather(const CommBuffer&, const CommBuffer&) {
+  return absl::FailedPreconditionError("the worker group has not formed yet");
+}
+
 }  // namespace dsm

@@ -74,4 +74,24 @@ class SingleRankCommunicator : public Communicator {
   absl::Status AllGather(const CommBuffer& in, const CommBuffer& out) override;
 };
 
+// The communicator of a rank whose group has not formed yet (a worker that registered
+// with the coordinator and waits for its peers): collectives fail with
+// FAILED_PRECONDITION instead of blocking.
+class UnformedCommunicator : public Communicator {
+ public:
+  using Communicator::AllGather;
+  using Communicator::AllReduceSum;
+
+  UnformedCommunicator(int rank, int world_size) : rank_(rank), world_size_(world_size) {}
+  int rank() const override { return rank_; }
+  int world_size() const override { return world_size_; }
+  const char* name() const override { return "unformed"; }
+  absl::Status AllReduceSum(const CommBuffer&) override;
+  absl::Status AllGather(const CommBuffer&, const CommBuffer&) override;
+
+ private:
+  int rank_;
+  int world_size_;
+};
+
 }  // namespace dsm

@@ -28,6 +28,10 @@ class TimedCommunicator : public Communicator {
   // Seconds spent in collectives since the last call.
   double TakeSeconds();
 
+  // Swaps in the communicator of a new formation of the group (same rank and size);
+  // holders of this object keep using it. Not concurrent with collectives.
+  void Reset(std::unique_ptr<Communicator> inner) { inner_ = std::move(inner); }
+
  private:
   std::unique_ptr<Communicator> inner_;
   std::chrono::steady_clock::duration spent_{};

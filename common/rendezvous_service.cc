@@ -1,4 +1,4 @@
-#include "worker/comm/rendezvous_service.h"
+#include "common/rendezvous_service.h"
 
 namespace dsm {
 

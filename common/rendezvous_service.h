@@ -1,6 +1,7 @@
 #pragma once
 // The key-value store Gloo's rendezvous needs, served over gRPC (Gloo's own TCP store
-// is not in the packaged version). Hosted by rank 0 (later by the coordinator).
+// is not in the packaged version). Hosted by rank 0 of a local group, or by the coordinator
+// (`dsm coordinator`) for workers that register with it.
 
 #include <map>
 #include <string>
