@@ -190,4 +190,28 @@ absl::Status RunRemoteTokenize(const ClientOptions& options, bool decode, bool a
   return absl::OkStatus();
 }
 
+absl::Status RunInfo(const ClientOptions& options, std::ostream& out) {
+  auto stub = v1::Inference::NewStub(
+      grpc::CreateChannel(options.address, grpc::InsecureChannelCredentials()));
+  grpc::ClientContext context;
+  SetDeadline(options, context);
+  v1::ModelInfo info;
+  if (grpc::Status s = stub->GetModelInfo(&context, v1::GetModelInfoRequest(), &info); !s.ok()) {
+    return Failed(s, options);
+  }
+  if (options.json) {
+    out << ToJson(info) << "\n";
+    return absl::OkStatus();
+  }
+  out << info.model_id() << ": context " << info.context_length() << ", tp "
+      << info.tensor_parallel_size() << ", " << info.backend() << ", " << info.queued_requests()
+      << " queued\n";
+  for (const v1::ModelInfo::GroupStats& g : info.groups()) {
+    out << "  group " << g.index() << ": " << (g.healthy() ? "healthy" : "DOWN") << ", running "
+        << g.running() << ", waiting " << g.waiting() << ", KV blocks free " << g.kv_blocks_free()
+        << "/" << g.kv_blocks_total() << "\n";
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace dsm

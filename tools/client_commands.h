@@ -1,5 +1,5 @@
 #pragma once
-// Clients of a running `dsm serve`: generate, chat (interactive) and tokenize.
+// Clients of a running `dsm serve`: generate, chat (interactive), info and tokenize.
 
 #include <iosfwd>
 #include <string>
@@ -25,6 +25,9 @@ absl::Status RunGenerate(const ClientOptions& options, const std::string& prompt
 // Reads user turns line by line from `in`, streams each answer, keeps the history.
 absl::Status RunChat(const ClientOptions& options, const std::string& system, std::istream& in,
                      std::ostream& out);
+
+// `dsm info`: the served model and each worker group's health and load (GetModelInfo).
+absl::Status RunInfo(const ClientOptions& options, std::ostream& out);
 
 // `dsm tokenize --addr`: the offline command's JSONL protocol against the server.
 absl::Status RunRemoteTokenize(const ClientOptions& options, bool decode, bool add_special_tokens,

@@ -86,6 +86,8 @@ const std::vector<CommandSpec>& Commands() {
       {"generate", "complete a prompt against a running server",
        "dsm generate [--addr HOST:PORT] --prompt TEXT | --prompt-token-ids 1,2,3 [flags]",
        Join(Join({"prompt", "prompt_token_ids"}, kSamplingFlags), kClientFlags)},
+      {"info", "the served model and each worker group's health and load",
+       "dsm info [--addr HOST:PORT] [--json]", kClientFlags},
       {"chat", "interactive, streaming chat against a running server",
        "dsm chat [--addr HOST:PORT] [--system TEXT] [flags]",
        Join(Join({"system"}, kSamplingFlags), kClientFlags)},

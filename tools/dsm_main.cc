@@ -238,6 +238,11 @@ int GenerateMain() {
   return status.ok() ? 0 : Fail(status);
 }
 
+int InfoMain() {
+  absl::Status status = RunInfo(ClientFlags(), std::cout);
+  return status.ok() ? 0 : Fail(status);
+}
+
 int ChatMain() {
   absl::Status status = RunChat(ClientFlags(), absl::GetFlag(FLAGS_system), std::cin, std::cout);
   return status.ok() ? 0 : Fail(status);
@@ -341,6 +346,7 @@ int main(int argc, char** argv) {
   if (command == "coordinator") return dsm::ServeMain(true);
   if (command == "generate") return dsm::GenerateMain();
   if (command == "chat") return dsm::ChatMain();
+  if (command == "info") return dsm::InfoMain();
   std::fprintf(stderr, "dsm: unknown command '%s'\n%s", command.c_str(),
                dsm::GeneralHelp().c_str());
   return 2;
