@@ -30,6 +30,7 @@ namespace dsm {
 namespace {
 
 constexpr char kInferenceServiceName[] = "dsm.v1.Inference";
+constexpr char kLivenessServiceName[] = "dsm.liveness";
 
 // FAILED_PRECONDITION "address already in use" when another process holds the port (gRPC
 // itself only reports that it could not listen).
@@ -166,6 +167,9 @@ absl::Status RunServe(ServeOptions options) {
     health->SetServingStatus(kInferenceServiceName, serving);
   };
   report(false);
+  // Liveness apart from readiness: SERVING for as long as the process runs, so a probe
+  // on it never restarts a server that is loading, re-forming or draining.
+  health->SetServingStatus(kLivenessServiceName, true);
   std::printf("dsm serve: listening on %s:%d\n", options.host.c_str(), port);
   std::string model_id = options.served_model_name;
   if (model_id.empty()) {

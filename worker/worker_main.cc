@@ -198,6 +198,8 @@ int Main() {
                info.kv_cache_bytes() / 1048576.0, info.threads(), info.simd_target().c_str(),
                PeakResidentBytes() / 1048576.0);
   WorkerService service(*std::move(runner));
+  // grpc.health.v1 ("" SERVING once the shard is loaded): what a pod's probes ask.
+  grpc::EnableDefaultHealthCheckService(true);
   grpc::ServerBuilder builder;
   int port = 0;
   const std::string address = absl::StrCat(host, ":", absl::GetFlag(FLAGS_port));

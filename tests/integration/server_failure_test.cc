@@ -305,6 +305,8 @@ TEST(ServerFailureTest, FailedRestartIsRetriedAndHealthTellsTheTruth) {
   std::filesystem::rename(model + "/model.safetensors", model + "/model.safetensors.away");
   ASSERT_EQ(kill(workers[0], SIGKILL), 0);
   EXPECT_TRUE(AwaitHealth(*server, Serving::NOT_SERVING, 30));
+  // Liveness is not readiness: the process is alive while no group can serve.
+  EXPECT_EQ(server->Health("dsm.liveness"), Serving::SERVING);
   testing::StreamResult refused = CollectStream(server->stub(), IdsRequest(prompt, Greedy(8)));
   EXPECT_EQ(refused.status.error_code(), grpc::StatusCode::UNAVAILABLE);
   // Let a few restarts fail: the coordinator stays up through them.

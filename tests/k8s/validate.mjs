@@ -200,7 +200,7 @@ else if (!monitor.spec.endpoints.every((e) => svc.spec.ports.some((p) => p.name 
 // The checks must be able to fail: break copies of the render and expect complaints.
 const breakages = [
   ['a probe on a missing port', (objs) => {
-    objs.find((o) => o.kind === 'Deployment').spec.template.spec.containers[0].livenessProbe.tcpSocket.port = 'nope';
+    objs.find((o) => o.kind === 'Deployment').spec.template.spec.containers[0].livenessProbe.grpc.port = 50052;
   }],
   ['an unknown worker flag', (objs) => {
     objs.find((o) => o.kind === 'StatefulSet').spec.template.spec.containers[0].args.push('--no_such_flag=1');
