@@ -177,6 +177,27 @@ void RunScenario(Cluster& cluster, const Golden& golden,
   ExpectGolden(golden, 2, generate);
 }
 
+// A worker answers grpc.health.v1 once its shard is loaded: what a pod's probes ask.
+TEST(DistributedTest, WorkerServesGrpcHealth) {
+  DSM_REQUIRE_SHARED("models/stories260K/config.json");
+  std::unique_ptr<ChildProcess> worker =
+      Spawn({}, {testing::BinDir() + "/dsm-worker", "--model",
+                 testing::SharedDir() + "/models/stories260K", "--port", "0", "--kv_cache_mib",
+                 "16", "--threads", "1"});
+  ASSERT_NE(worker, nullptr);
+  const std::string ready = AwaitLine(*worker, "DSM_WORKER_READY ");
+  ASSERT_FALSE(ready.empty());
+  auto health = grpc::health::v1::Health::NewStub(grpc::CreateChannel(
+      ready.substr(std::string("DSM_WORKER_READY ").size()), grpc::InsecureChannelCredentials()));
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  grpc::health::v1::HealthCheckResponse response;
+  ASSERT_TRUE(health->Check(&context, grpc::health::v1::HealthCheckRequest(), &response).ok());
+  EXPECT_EQ(response.status(), grpc::health::v1::HealthCheckResponse::SERVING);
+  worker->Kill(SIGTERM);
+  worker->WaitOrKill(std::chrono::seconds(10));
+}
+
 TEST(DistributedTest, IndependentWorkersOnLoopback) {
   DSM_REQUIRE_SHARED("models/stories260K/golden.json");
   const std::string model = testing::SharedDir() + "/models/stories260K";
