@@ -32,7 +32,7 @@ struct CoordinatorOptions {
   int max_queued_requests = 256;  // waiting sequences beyond this get RESOURCE_EXHAUSTED
   std::string backend = "cpu";
   LogFormat log_format = LogFormat::kText;  // the one-line-per-request log on stderr
-  // Starts each group's workers (LaunchLocalWorkerGroup for `dsm serve`); required.
+  // Starts each group's workers (LocalRegisteredLauncher for `dsm serve`); required.
   WorkerGroupLauncher launcher;
   // Told of every finished request, token gap and step (metrics); may be null.
   ServingObserver* observer = nullptr;

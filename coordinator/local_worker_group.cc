@@ -14,6 +14,7 @@
 #include "absl/strings/str_join.h"
 #include "common/grpc_status.h"
 #include "coordinator/step_fanout.h"
+#include "coordinator/worker_registry.h"
 
 namespace dsm {
 namespace {
@@ -45,7 +46,7 @@ std::string DefaultWorkerBinary() {
 }
 
 absl::StatusOr<std::unique_ptr<LocalWorkerGroup>> LocalWorkerGroup::Launch(
-    const WorkerGroupOptions& o) {
+    const WorkerGroupOptions& o, const LocalRegistration* registration) {
   if (absl::Status s = ValidateWorkerGroupOptions(o); !s.ok()) return s;
   if (access(o.worker_binary.c_str(), X_OK) != 0) {
     return absl::NotFoundError(absl::StrCat("worker binary ", o.worker_binary, " not found"));
@@ -56,25 +57,28 @@ absl::StatusOr<std::unique_ptr<LocalWorkerGroup>> LocalWorkerGroup::Launch(
   group->options_ = o;
   std::string rendezvous = "127.0.0.1:0";
   for (int rank = 0; rank < o.tp; ++rank) {
-    std::vector<std::string> argv = {o.worker_binary,
-                                     "--model=" + o.model_dir,
-                                     absl::StrCat("--rank=", rank),
-                                     absl::StrCat("--tp=", o.tp),
-                                     "--rendezvous=" + rendezvous,
-                                     absl::StrCat("--threads=", threads),
-                                     absl::StrCat("--kv_cache_mib=", o.kv_cache_mib),
-                                     absl::StrCat("--kv_block_size=", o.kv_block_size),
-                                     absl::StrCat("--comm_timeout_s=", o.comm_timeout_s),
-                                     "--backend=" + o.backend,
-                                     "--precision=" + o.precision,
-                                     absl::StrCat("--gpu_memory_fraction=", o.gpu_memory_fraction),
-                                     absl::StrCat("--cuda_device=", o.first_cuda_device + rank),
-                                     absl::StrCat("--max_sequences=", o.max_sequences),
-                                     absl::StrCat("--parent_pid=", getpid())};
+    std::vector<std::string> argv = {
+        o.worker_binary,
+        "--model=" + o.model_dir,
+        absl::StrCat("--rank=", rank),
+        absl::StrCat("--tp=", o.tp),
+        registration != nullptr ? "--coordinator=" + registration->coordinator_address
+                                : "--rendezvous=" + rendezvous,
+        absl::StrCat("--group=", registration ? registration->group : 0),
+        absl::StrCat("--threads=", threads),
+        absl::StrCat("--kv_cache_mib=", o.kv_cache_mib),
+        absl::StrCat("--kv_block_size=", o.kv_block_size),
+        absl::StrCat("--comm_timeout_s=", o.comm_timeout_s),
+        "--backend=" + o.backend,
+        "--precision=" + o.precision,
+        absl::StrCat("--gpu_memory_fraction=", o.gpu_memory_fraction),
+        absl::StrCat("--cuda_device=", o.first_cuda_device + rank),
+        absl::StrCat("--max_sequences=", o.max_sequences),
+        absl::StrCat("--parent_pid=", getpid())};
     absl::StatusOr<std::unique_ptr<ChildProcess>> child = ChildProcess::Spawn(argv);
     if (!child.ok()) return child.status();
     group->processes_.push_back(*std::move(child));
-    if (rank == 0 && o.tp > 1) {
+    if (rank == 0 && o.tp > 1 && registration == nullptr) {
       absl::StatusOr<std::string> address =
           AwaitTag(*group->processes_[0], 0, "DSM_RENDEZVOUS", std::chrono::seconds(30));
       if (!address.ok()) return address.status();
@@ -103,6 +107,24 @@ absl::StatusOr<std::unique_ptr<LocalWorkerGroup>> LocalWorkerGroup::Launch(
   // never block on a full pipe.
   for (int rank = 0; rank < o.tp; ++rank) {
     group->processes_[rank]->DrainStdout(absl::StrCat("dsm-worker rank ", rank, " stdout: "));
+  }
+  if (registration != nullptr) {
+    // Loaded; now they register and form the group's collectives through the registry.
+    // A worker that exits meanwhile ends the wait with its exit status.
+    LocalWorkerGroup* g = group.get();
+    auto exited = [g]() -> absl::Status {
+      if (std::optional<std::string> dead = g->DeadRank()) return absl::UnavailableError(*dead);
+      return absl::OkStatus();
+    };
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    absl::StatusOr<WorkerRegistry::Formation> formation = registration->registry->Form(
+        registration->group, absl::Milliseconds(std::max<int64_t>(left.count(), 1000)), exited);
+    if (!formation.ok()) return formation.status();
+    addresses = formation->addresses;
+    group->registry_ = registration->registry;
+    group->group_ = registration->group;
+    group->epoch_ = formation->epoch;
   }
   for (const std::string& address : addresses) group->stubs_.push_back(NewWorkerStub(address));
   grpc::ClientContext context;
@@ -148,6 +170,7 @@ std::optional<std::string> LocalWorkerGroup::DeadRank() {
                           ")");
     }
   }
+  if (registry_ != nullptr && epoch_ != 0) return registry_->Lost(group_, epoch_);
   return std::nullopt;
 }
 
@@ -167,11 +190,17 @@ void LocalWorkerGroup::Shutdown() {
   stubs_.clear();
 }
 
-absl::StatusOr<std::unique_ptr<WorkerGroup>> LaunchLocalWorkerGroup(
-    int /*group_index*/, const WorkerGroupOptions& options) {
-  absl::StatusOr<std::unique_ptr<LocalWorkerGroup>> group = LocalWorkerGroup::Launch(options);
-  if (!group.ok()) return group.status();
-  return std::unique_ptr<WorkerGroup>(*std::move(group));
+WorkerGroupLauncher LocalRegisteredLauncher(WorkerRegistry* registry,
+                                            std::string coordinator_address) {
+  return [registry, coordinator_address](
+             int group_index,
+             const WorkerGroupOptions& options) -> absl::StatusOr<std::unique_ptr<WorkerGroup>> {
+    LocalRegistration registration{registry, group_index, coordinator_address};
+    absl::StatusOr<std::unique_ptr<LocalWorkerGroup>> group =
+        LocalWorkerGroup::Launch(options, &registration);
+    if (!group.ok()) return group.status();
+    return std::unique_ptr<WorkerGroup>(*std::move(group));
+  };
 }
 
 }  // namespace dsm

@@ -47,7 +47,7 @@ grpc::Status WorkerRegistry::Join(grpc::ServerContext* context, const v1::JoinRe
                                 options_.tp));
   }
   if (r < 0 || r >= options_.tp) return invalid(absl::StrCat("--rank ", r, " is out of range"));
-  if (request->info().vocab_size() != options_.vocab_size ||
+  if ((options_.vocab_size != 0 && request->info().vocab_size() != options_.vocab_size) ||
       request->info().backend() != options_.backend) {
     return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
                         absl::StrCat("the worker serves a different model or backend (vocab ",
@@ -138,29 +138,48 @@ std::optional<std::string> WorkerRegistry::Lost(int group, uint64_t epoch) {
   return std::nullopt;
 }
 
-absl::StatusOr<std::unique_ptr<WorkerGroup>> WorkerRegistry::FormGroup(
-    int group, const WorkerGroupOptions& options) {
+absl::StatusOr<WorkerRegistry::Formation> WorkerRegistry::Form(
+    int group, absl::Duration wait, const std::function<absl::Status()>& abort) {
+  // Waits for `done` (evaluated under mu_) until `deadline`, polling `abort` between
+  // slices; false on timeout.
+  auto await = [&](const std::function<bool()>& done, absl::Time deadline) -> absl::Status {
+    for (;;) {
+      {
+        absl::MutexLock lock(&mu_);
+        auto ready = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return shutdown_ || done(); };
+        if (mu_.AwaitWithDeadline(absl::Condition(&ready),
+                                  std::min(deadline, absl::Now() + absl::Milliseconds(100)))) {
+          return absl::OkStatus();
+        }
+      }
+      if (abort) {
+        if (absl::Status s = abort(); !s.ok()) return s;
+      }
+      if (absl::Now() >= deadline) return absl::DeadlineExceededError("");
+    }
+  };
+  Group& g = groups_[group];
+  auto all_here = [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+    for (const auto& m : g.ranks) {
+      if (!m || m->gone) return false;
+    }
+    return true;
+  };
+  if (absl::Status s = await(all_here, absl::Now() + wait); !s.ok()) {
+    if (!absl::IsDeadlineExceeded(s)) return s;
+    absl::MutexLock lock(&mu_);
+    std::vector<std::string> missing;
+    for (int r = 0; r < options_.tp; ++r) {
+      if (!g.ranks[r] || g.ranks[r]->gone) missing.push_back(absl::StrCat(r));
+    }
+    return absl::UnavailableError(absl::StrCat("worker group ", group, " is waiting for rank(s) ",
+                                               absl::StrJoin(missing, ", "), " to register"));
+  }
   std::vector<std::shared_ptr<Member>> members;
   uint64_t epoch = 0;
   {
     absl::MutexLock lock(&mu_);
-    Group& g = groups_[group];
-    auto all_here = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-      if (shutdown_) return true;
-      for (const auto& m : g.ranks) {
-        if (!m || m->gone) return false;
-      }
-      return true;
-    };
-    const absl::Duration wait = g.ever_formed ? options_.reform_wait : options_.first_form_wait;
-    if (!mu_.AwaitWithTimeout(absl::Condition(&all_here), wait) || shutdown_) {
-      std::vector<std::string> missing;
-      for (int r = 0; r < options_.tp; ++r) {
-        if (!g.ranks[r] || g.ranks[r]->gone) missing.push_back(absl::StrCat(r));
-      }
-      return absl::UnavailableError(absl::StrCat("worker group ", group, " is waiting for rank(s) ",
-                                                 absl::StrJoin(missing, ", "), " to register"));
-    }
+    if (shutdown_) return absl::UnavailableError("the coordinator is stopping");
     epoch = ++g.epoch;
     g.formed.clear();
     members = g.ranks;
@@ -173,36 +192,53 @@ absl::StatusOr<std::unique_ptr<WorkerGroup>> WorkerRegistry::FormGroup(
       m->formed_error.clear();
       m->outbox.push_back(event);
     }
-    // Every rank forms its collectives; one that fails or leaves fails the formation.
-    auto settled = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-      if (shutdown_) return true;
-      for (const auto& m : members) {
-        if (m->gone || !m->formed_error.empty()) return true;
-        if (m->formed_epoch != epoch) return false;
-      }
-      return true;
-    };
-    if (!mu_.AwaitWithTimeout(absl::Condition(&settled), options_.formed_timeout)) {
-      return absl::UnavailableError(
-          absl::StrCat("worker group ", group, " did not form its collectives in time"));
-    }
-    for (const auto& m : members) {
-      if (shutdown_ || m->gone) {
-        return absl::UnavailableError(absl::StrCat("worker rank ", m->rank, " of group ", group,
-                                                   " left while the group formed"));
-      }
-      if (!m->formed_error.empty()) {
-        return absl::UnavailableError(absl::StrCat("worker rank ", m->rank, " of group ", group,
-                                                   " could not form: ", m->formed_error));
-      }
-    }
-    g.formed = members;
-    g.ever_formed = true;
   }
-  std::vector<std::string> addresses;
-  for (const auto& m : members) addresses.push_back(m->address);
+  // Every rank forms its collectives; one that fails or leaves fails the formation.
+  auto settled = [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+    for (const auto& m : members) {
+      if (m->gone || !m->formed_error.empty()) return true;
+      if (m->formed_epoch != epoch) return false;
+    }
+    return true;
+  };
+  if (absl::Status s = await(settled, absl::Now() + options_.formed_timeout); !s.ok()) {
+    if (!absl::IsDeadlineExceeded(s)) return s;
+    return absl::UnavailableError(
+        absl::StrCat("worker group ", group, " did not form its collectives in time"));
+  }
+  Formation formation;
+  formation.epoch = epoch;
+  absl::MutexLock lock(&mu_);
+  for (const auto& m : members) {
+    if (shutdown_ || m->gone) {
+      return absl::UnavailableError(absl::StrCat("worker rank ", m->rank, " of group ", group,
+                                                 " left while the group formed"));
+    }
+    if (!m->formed_error.empty()) {
+      return absl::UnavailableError(absl::StrCat("worker rank ", m->rank, " of group ", group,
+                                                 " could not form: ", m->formed_error));
+    }
+    formation.addresses.push_back(m->address);
+  }
+  if (g.epoch != epoch) return absl::UnavailableError("the group was formed again meanwhile");
+  g.formed = members;
+  g.ever_formed = true;
+  return formation;
+}
+
+absl::StatusOr<std::unique_ptr<WorkerGroup>> WorkerRegistry::FormGroup(
+    int group, const WorkerGroupOptions& options) {
+  bool ever_formed = false;
+  {
+    absl::MutexLock lock(&mu_);
+    ever_formed = groups_[group].ever_formed;
+  }
+  absl::StatusOr<Formation> formation =
+      Form(group, ever_formed ? options_.reform_wait : options_.first_form_wait, nullptr);
+  if (!formation.ok()) return formation.status();
+  const uint64_t epoch = formation->epoch;
   auto remote = std::make_unique<RemoteWorkerGroup>(
-      options, addresses, [this, group, epoch] { return Lost(group, epoch); });
+      options, formation->addresses, [this, group, epoch] { return Lost(group, epoch); });
   if (absl::Status s = remote->Connect(); !s.ok()) return s;
   std::fprintf(stderr, "dsm coordinator: worker group %d formed (epoch %llu)\n", group,
                static_cast<unsigned long long>(epoch));

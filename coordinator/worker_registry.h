@@ -8,6 +8,7 @@
 // process it is now.
 
 #include <deque>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -24,7 +25,7 @@ namespace dsm {
 struct RegistryOptions {
   int groups = 1;
   int tp = 1;
-  int64_t vocab_size = 0;  // what a worker's shard must agree with
+  int64_t vocab_size = 0;  // what a worker's shard must agree with (0: not checked)
   std::string backend = "cpu";
   absl::Duration first_form_wait = absl::Minutes(10);  // loading 7B weights takes a while
   absl::Duration reform_wait = absl::Seconds(10);
@@ -45,6 +46,16 @@ class WorkerRegistry final : public v1::WorkerRegistry::Service {
   // epoch and returns the group. UNAVAILABLE naming the missing ranks after the wait.
   absl::StatusOr<std::unique_ptr<WorkerGroup>> FormGroup(int group,
                                                          const WorkerGroupOptions& options);
+
+  // What FormGroup does before it connects: waits up to `wait` for every rank, then has
+  // them form a new epoch. `abort` (may be null) is polled while waiting; an error from
+  // it ends the wait with that error (a local launcher's worker process exited).
+  struct Formation {
+    uint64_t epoch = 0;
+    std::vector<std::string> addresses;  // by rank
+  };
+  absl::StatusOr<Formation> Form(int group, absl::Duration wait,
+                                 const std::function<absl::Status()>& abort);
 
   // "worker rank R of group G left (...)" once a member of that formation is gone.
   std::optional<std::string> Lost(int group, uint64_t epoch);

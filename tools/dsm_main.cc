@@ -192,7 +192,6 @@ int ServeMain(bool registered) {
   o.coordinator.max_running = absl::GetFlag(FLAGS_max_running);
   o.coordinator.max_queued_requests = absl::GetFlag(FLAGS_max_queue);
   o.coordinator.workers.worker_binary = DefaultWorkerBinary();
-  o.coordinator.launcher = LaunchLocalWorkerGroup;
   o.coordinator.workers.threads_per_rank = absl::GetFlag(FLAGS_threads);
   o.coordinator.workers.kv_cache_mib = absl::GetFlag(FLAGS_kv_cache_mib);
   o.coordinator.workers.kv_block_size = absl::GetFlag(FLAGS_kv_block_size);

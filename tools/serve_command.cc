@@ -20,6 +20,7 @@
 #include "common/model_config.h"
 #include "common/rendezvous_service.h"
 #include "coordinator/inference_service.h"
+#include "coordinator/local_worker_group.h"
 #include "coordinator/metrics/metrics_http_server.h"
 #include "coordinator/metrics/serving_metrics.h"
 #include "coordinator/openai/openai_http_server.h"
@@ -129,35 +130,47 @@ absl::Status RunServe(ServeOptions options) {
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.AddListeningPort(address, grpc::InsecureServerCredentials(), &port);
   builder.RegisterService(&service);
-  // Registered workers: the registry and their rendezvous store share the public port.
-  std::unique_ptr<WorkerRegistry> registry;
-  RendezvousService rendezvous_store;
+  // Workers register on the public port (the registry), and their collectives meet in
+  // the rendezvous store beside it: forked ones (`dsm serve`) and independently started
+  // ones (`dsm coordinator`) alike.
+  RegistryOptions r;
+  r.groups = options.coordinator.replicas;
+  r.tp = options.coordinator.tp;
+  r.backend = options.coordinator.backend;
+  r.formed_timeout = absl::Seconds(options.coordinator.workers.comm_timeout_s + 10);
   if (options.registered_workers) {
+    // Strangers register: check they load this model. (Forked workers load it by
+    // construction, and a bad model directory is reported once the workers start.)
     absl::StatusOr<ModelConfig> config = LoadModelConfig(options.coordinator.model_dir);
     if (!config.ok()) return config.status();
-    RegistryOptions r;
-    r.groups = options.coordinator.replicas;
-    r.tp = options.coordinator.tp;
     r.vocab_size = config->vocab_size;
-    r.backend = options.coordinator.backend;
-    r.formed_timeout = absl::Seconds(options.coordinator.workers.comm_timeout_s + 10);
-    registry = std::make_unique<WorkerRegistry>(r);
-    builder.RegisterService(registry.get());
-    builder.RegisterService(&rendezvous_store);
+  }
+  auto registry = std::make_unique<WorkerRegistry>(r);
+  RendezvousService rendezvous_store;
+  builder.RegisterService(registry.get());
+  builder.RegisterService(&rendezvous_store);
+  // Workers ping every 5 s so a lost host is noticed; let them, and ping them too.
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 4000);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, 0);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 5000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 5000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (!server || port == 0) {
+    return absl::UnavailableError(absl::StrCat("cannot listen on ", address));
+  }
+  if (options.registered_workers) {
     options.coordinator.launcher = [reg = registry.get()](int group,
                                                           const WorkerGroupOptions& workers) {
       return reg->FormGroup(group, workers);
     };
-    // Workers ping every 5 s so a lost host is noticed; let them, and ping them too.
-    builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 4000);
-    builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, 0);
-    builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 5000);
-    builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 5000);
-    builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
-  }
-  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
-  if (!server || port == 0) {
-    return absl::UnavailableError(absl::StrCat("cannot listen on ", address));
+  } else {
+    // Forked workers reach the registry over loopback unless the server has a
+    // specific address.
+    const bool wildcard = options.host == "0.0.0.0" || options.host == "::" ||
+                          options.host == "[::]" || options.host.empty();
+    options.coordinator.launcher = LocalRegisteredLauncher(
+        registry.get(), absl::StrCat(wildcard ? "127.0.0.1" : options.host, ":", port));
   }
   // Health tells the truth: SERVING ("" and dsm.v1.Inference) only while some group can
   // serve and the server is not draining; the default service's Watch pushes changes.
@@ -268,7 +281,7 @@ absl::Status RunServe(ServeOptions options) {
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
   }
-  if (registry) registry->Shutdown();  // ends the workers' Join streams: they re-register
+  registry->Shutdown();  // ends the workers' Join streams (registered ones re-register)
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
   if (http) http->Stop();
   ready.store(nullptr);
