@@ -277,6 +277,49 @@ TEST(OpenAiHttpDisconnectTest, ClosingTheConnectionCancelsTheRequest) {
   EXPECT_TRUE(idle) << "the disconnected request kept running";
 }
 
+// Over HTTP, a full queue is 429 and a draining server 503 (with /health 503), in
+// OpenAI's error body. A long request holds the only running slot meanwhile.
+TEST(OpenAiHttpStatusTest, FullQueueIs429AndDrainingIs503) {
+  auto server = testing::ServerProcess::Start({"--model", testing::SlowModel(), "--http-port", "0",
+                                               "--max-running", "1", "--max-queue", "0",
+                                               "--drain-timeout-s", "2"});
+  ASSERT_NE(server, nullptr);
+  auto running = std::async(std::launch::async, [&] {
+    return CollectStream(server->stub(), IdsRequest({1, 2}, Greedy(4000)), 1, 60);
+  });
+  bool busy = false;
+  for (int i = 0; i < 200 && !busy; ++i) {
+    grpc::ClientContext context;
+    v1::ModelInfo info;
+    busy = server->stub().GetModelInfo(&context, v1::GetModelInfoRequest(), &info).ok() &&
+           info.groups(0).running() == 1;
+    if (!busy) std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  }
+  ASSERT_TRUE(busy);
+  const json request = {{"prompt", {1, 2}}, {"max_tokens", 2}};
+  HttpReply full = Post(server->http_port(), "/v1/completions", request);
+  EXPECT_EQ(full.status, 429) << full.body.dump();
+  EXPECT_EQ(full.body["error"]["type"], "rate_limit_error");
+  json streamed = request;
+  streamed["stream"] = true;  // refused before any event: a real status, not an SSE error
+  EXPECT_EQ(Post(server->http_port(), "/v1/completions", streamed).status, 429);
+
+  server->Signal(SIGTERM);
+  int health = 0;
+  for (int i = 0; i < 200 && health != 503; ++i) {
+    httplib::Client client("127.0.0.1", server->http_port());
+    httplib::Result r = client.Get("/health");
+    health = r ? r->status : 0;
+    if (health != 503) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(health, 503);
+  HttpReply draining = Post(server->http_port(), "/v1/completions", request);
+  EXPECT_EQ(draining.status, 503) << draining.body.dump();
+  EXPECT_NE(draining.body["error"]["message"].get<std::string>().find("draining"),
+            std::string::npos);
+  running.get();
+}
+
 // The official OpenAI Node SDK (npm package openai) against the server: completions and
 // chat, streamed and not, n > 1, a bad parameter, an abort mid-stream.
 TEST_F(OpenAiHttpTest, OfficialNodeSdk) {
