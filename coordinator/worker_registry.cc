@@ -71,8 +71,13 @@ grpc::Status WorkerRegistry::Join(grpc::ServerContext* context, const v1::JoinRe
   }
   std::fprintf(stderr, "dsm coordinator: group %d rank %d registered from %s\n", g, r,
                member->address.c_str());
+  auto next_heartbeat = absl::Now();
   for (;;) {
     std::deque<v1::RegistryEvent> events;
+    if (absl::Now() >= next_heartbeat) {
+      events.emplace_back().mutable_heartbeat();
+      next_heartbeat = absl::Now() + absl::Seconds(2);
+    }
     {
       absl::MutexLock lock(&mu_);
       auto ready = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
@@ -85,7 +90,10 @@ grpc::Status WorkerRegistry::Join(grpc::ServerContext* context, const v1::JoinRe
         member->gone_reason = "its registration stream broke (process or host lost)";
         break;
       }
-      events.swap(member->outbox);
+      while (!member->outbox.empty()) {
+        events.push_back(std::move(member->outbox.front()));
+        member->outbox.pop_front();
+      }
     }
     for (const v1::RegistryEvent& event : events) {
       if (!writer->Write(event)) {

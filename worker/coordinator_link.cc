@@ -10,6 +10,15 @@
 #include "common/grpc_status.h"
 
 namespace dsm {
+namespace {
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
 
 CoordinatorLink::CoordinatorLink(CoordinatorLinkOptions options, Reform reform)
     : options_(std::move(options)), reform_(std::move(reform)) {
@@ -72,12 +81,32 @@ absl::Status CoordinatorLink::JoinOnce() {
   *request.mutable_info() = options_.info;
   request.set_incarnation(incarnation_);
   std::unique_ptr<grpc::ClientReader<v1::RegistryEvent>> reader = stub_->Join(&context, request);
+  // The coordinator sends a heartbeat every 2 s: after 15 s of silence it is hung or cut
+  // off, so leave and join again (the watchdog cancels the stream).
+  std::atomic<int64_t> last_event_ms{NowMs()};
+  std::atomic<bool> done{false};
+  std::atomic<bool> forming{false};  // events wait unread while the collectives form
+  std::thread watchdog([&] {
+    while (!done.load()) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      if (!forming.load() && NowMs() - last_event_ms.load() > 15000) {
+        std::fprintf(stderr,
+                     "dsm-worker group %d rank %d: no heartbeat from the coordinator "
+                     "for 15 s; joining again\n",
+                     options_.group, options_.rank);
+        context.TryCancel();
+        break;
+      }
+    }
+  });
   v1::RegistryEvent event;
   while (reader->Read(&event)) {
+    last_event_ms = NowMs();
     if (!event.has_form()) continue;
     const v1::FormGroup& form = event.form();
     std::printf("DSM_WORKER_FORMING epoch %llu\n", static_cast<unsigned long long>(form.epoch()));
     std::fflush(stdout);
+    forming = true;
     CommSpec spec = options_.comm;
     // No address: the store is the coordinator itself.
     spec.rendezvous_address = form.rendezvous_address().empty() ? options_.coordinator_address
@@ -99,11 +128,15 @@ absl::Status CoordinatorLink::JoinOnce() {
                    options_.group, options_.rank, static_cast<unsigned long long>(form.epoch()),
                    comm.status().ToString().c_str());
     }
+    last_event_ms = NowMs();
+    forming = false;
     grpc::ClientContext formed_context;
     formed_context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
     v1::FormedResponse ignored;
     stub_->Formed(&formed_context, formed, &ignored);
   }
+  done = true;
+  watchdog.join();
   grpc::Status status = reader->Finish();
   absl::MutexLock lock(&mu_);
   active_ = nullptr;

@@ -92,6 +92,8 @@ class Cluster {
     coordinator_.reset();
   }
 
+  void SignalCoordinator(int signal) { coordinator_->Kill(signal); }
+
   void StartWorker(int group, int rank) {
     const Host& h = hosts_[1 + group];
     workers_[{group, rank}] =
@@ -233,6 +235,48 @@ std::string Ip() {
     if (access(path, X_OK) == 0) return path;
   }
   return "ip";
+}
+
+// A coordinator that stops answering without its connections breaking (frozen with
+// SIGSTOP) answers no keepalive ping (noticed within 10 s) and sends no heartbeat
+// (noticed within 15 s): its workers leave and join again, so when it resumes, its
+// groups re-form (a new epoch) and serve.
+TEST(DistributedTest, WorkersRejoinACoordinatorThatWasFrozen) {
+  DSM_REQUIRE_SHARED("models/stories260K/golden.json");
+  const std::string model = testing::SharedDir() + "/models/stories260K";
+  const Golden golden = LoadGolden(model);
+  Cluster cluster(model, {{"127.0.0.1", {}}, {"127.0.0.1", {}}, {"127.0.0.1", {}}});
+  ASSERT_TRUE(cluster.StartCoordinator());
+  for (int g = 0; g < 2; ++g) {
+    for (int r = 0; r < 2; ++r) cluster.StartWorker(g, r);
+  }
+  ASSERT_TRUE(cluster.AwaitCoordinatorReady());
+  for (int g = 0; g < 2; ++g) {
+    for (int r = 0; r < 2; ++r) {
+      ASSERT_FALSE(AwaitLine(cluster.worker(g, r), "DSM_WORKER_FORMED epoch 1").empty());
+    }
+  }
+  cluster.SignalCoordinator(SIGSTOP);
+  // Each worker notices the silence and re-registers once the coordinator runs again.
+  std::this_thread::sleep_for(std::chrono::seconds(17));
+  cluster.SignalCoordinator(SIGCONT);
+  for (int g = 0; g < 2; ++g) {
+    for (int r = 0; r < 2; ++r) {
+      EXPECT_FALSE(
+          AwaitLine(cluster.worker(g, r), "DSM_WORKER_FORMED epoch 2", std::chrono::seconds(60))
+              .empty())
+          << "worker " << g << "/" << r << " did not re-form";
+    }
+  }
+  auto stub = v1::Inference::NewStub(
+      grpc::CreateChannel(cluster.address(), grpc::InsecureChannelCredentials()));
+  ExpectGolden(golden, 2, [&] {
+    testing::StreamResult r = testing::CollectStream(
+        *stub, testing::IdsRequest(golden.prompt,
+                                   testing::Greedy(static_cast<int>(golden.expected.size()))));
+    EXPECT_TRUE(r.status.ok()) << r.status.error_message();
+    return r.tokens[0];
+  });
 }
 
 // Network namespaces: a bridge namespace and one namespace per host, each with a veth
