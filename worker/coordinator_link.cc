@@ -112,6 +112,10 @@ absl::Status CoordinatorLink::JoinOnce() {
     spec.rendezvous_address = form.rendezvous_address().empty() ? options_.coordinator_address
                                                                 : form.rendezvous_address();
     spec.group_name = form.group_name();
+    // Every peer had loaded and registered before the coordinator sent this: one that
+    // does not show up within 20 s is gone (a newer formation will follow), and this
+    // rank must be free to take part in it.
+    spec.connect_timeout = std::min(spec.timeout, std::chrono::milliseconds(20000));
     absl::StatusOr<std::unique_ptr<Communicator>> comm = ConnectCommunicator(spec);
     v1::FormedRequest formed;
     formed.set_group(options_.group);

@@ -19,7 +19,8 @@ absl::StatusOr<std::unique_ptr<Communicator>> ConnectCommunicator(const CommSpec
     options.rendezvous_address = spec.rendezvous_address;
     options.group_name = spec.group_name;
     options.device = spec.cuda_device;
-    options.timeout = spec.timeout;
+    // NCCL's timeout bounds its initialisation; collectives have their own deadline.
+    options.timeout = spec.connect_timeout.count() > 0 ? spec.connect_timeout : spec.timeout;
     absl::StatusOr<std::unique_ptr<NcclCommunicator>> nccl = NcclCommunicator::Connect(options);
     if (!nccl.ok()) return nccl.status();
     return std::unique_ptr<Communicator>(*std::move(nccl));
@@ -34,6 +35,7 @@ absl::StatusOr<std::unique_ptr<Communicator>> ConnectCommunicator(const CommSpec
   options.group_name = spec.group_name;
   options.bind_host = spec.bind_host;
   options.timeout = spec.timeout;
+  options.connect_timeout = spec.connect_timeout;
   absl::StatusOr<std::unique_ptr<GlooCommunicator>> gloo = GlooCommunicator::Connect(options);
   if (!gloo.ok()) return gloo.status();
   return std::unique_ptr<Communicator>(*std::move(gloo));

@@ -21,6 +21,7 @@ struct CommSpec {
   std::string bind_host = "127.0.0.1";  // Gloo: the address peers reach this rank on
   int cuda_device = 0;
   std::chrono::milliseconds timeout = std::chrono::seconds(60);
+  std::chrono::milliseconds connect_timeout{0};  // the rendezvous alone; 0 = `timeout`
 };
 
 absl::StatusOr<std::unique_ptr<Communicator>> ConnectCommunicator(const CommSpec& spec);

@@ -66,11 +66,14 @@ absl::StatusOr<std::unique_ptr<GlooCommunicator>> GlooCommunicator::Connect(
     gloo::transport::tcp::attr attr;
     attr.hostname = options.bind_host;
     std::shared_ptr<gloo::transport::Device> device = gloo::transport::tcp::CreateDevice(attr);
-    GrpcStore grpc_store(options.rendezvous_address, options.timeout);
+    const std::chrono::milliseconds connect_timeout =
+        options.connect_timeout.count() > 0 ? options.connect_timeout : options.timeout;
+    GrpcStore grpc_store(options.rendezvous_address, connect_timeout);
     gloo::rendezvous::PrefixStore store(options.group_name, grpc_store);
     auto context = std::make_shared<gloo::rendezvous::Context>(options.rank, options.world_size);
-    context->setTimeout(options.timeout);
+    context->setTimeout(connect_timeout);
     context->connectFullMesh(store, device);
+    context->setTimeout(options.timeout);  // what every collective may take
     comm->context_ = std::move(context);
   } catch (const std::exception& e) {
     return absl::DeadlineExceededError(absl::StrCat("rank ", options.rank, " of ",

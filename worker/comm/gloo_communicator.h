@@ -24,6 +24,9 @@ struct GlooOptions {
   // Bounds both the rendezvous and every collective: a rank that cannot reach its peers
   // gets DEADLINE_EXCEEDED instead of waiting forever.
   std::chrono::milliseconds timeout = std::chrono::seconds(60);
+  // Bounds the rendezvous alone when set (0: `timeout`). A registered worker forms its
+  // group with peers that are already loaded, so a missing one is known to be gone soon.
+  std::chrono::milliseconds connect_timeout{0};
 };
 
 class GlooCommunicator : public Communicator {
