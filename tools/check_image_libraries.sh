@@ -2,7 +2,7 @@
 # Checks that a Dockerfile's runtime stage carries every shared library the built
 # binaries need: each ldd dependency must come from a Debian package listed between
 # "# runtime-packages-begin" and "# runtime-packages-end", or (CUDA libraries under
-# /usr/local/cuda) be named on its "# cuda-libraries:" line. libc6, libgcc-s1 and
+# /usr/local/cuda or /usr/local/cuda-X.Y) be named on its "# cuda-libraries:" line. libc6, libgcc-s1 and
 # libstdc++6 are in every Debian base image.
 #   tools/check_image_libraries.sh DOCKERFILE [--cpu] BINARY...
 # --cpu: the image is built without the CUDA backend, so CUDA libraries are not needed.
@@ -24,7 +24,9 @@ for binary in "$@"; do
     if [[ -z "$path" || "$path" == "not" ]]; then
       echo "$binary: $name is not found by ldd"
       missing=1
-    elif [[ "$path" == /usr/local/cuda/* ]]; then
+    elif [[ "$path" =~ ^/usr/local/cuda(-[0-9.]+)?/ ]]; then
+      # ldd names the toolkit as /usr/local/cuda or as its versioned directory,
+      # depending on how the build found it (RPATH or ld.so.conf).
       ((cpu)) && continue
       if ! grep -qw -- "$name" <<<"$cuda_line"; then
         echo "$dockerfile: the CUDA library $name ($(basename "$binary") needs it) is not copied into the runtime stage"
