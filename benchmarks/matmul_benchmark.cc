@@ -21,22 +21,24 @@ int Threads() {
   return threads;
 }
 
-// y = x · Wᵀ with W [m, k] bf16 and n tokens.
+// y = x · Wᵀ with W [m, k] bf16 and n tokens; range(3) = 1 for the panel layout the
+// model runs on, 0 for row-major.
 void BM_MatMulBf16(benchmark::State& state) {
   const size_t m = state.range(0), k = state.range(1), n = state.range(2);
+  const WeightLayout layout = state.range(3) ? WeightLayout::kPanels : WeightLayout::kRowMajor;
   // Rotate over copies totalling ~1.5 GB so weights come from DRAM, as in a real model.
   const size_t copies = std::max<size_t>(2, (size_t{1536} << 20) / (m * k * 2));
   std::vector<hwy::AlignedFreeUniquePtr<uint16_t[]>> weights;
   for (size_t c = 0; c < copies; ++c) {
-    weights.push_back(hwy::AllocateAligned<uint16_t>(m * k));
-    for (size_t i = 0; i < m * k; ++i)
+    weights.push_back(hwy::AllocateAligned<uint16_t>(PanelBytes(DType::kBF16, m, k) / 2));
+    for (size_t i = 0; i < PanelBytes(DType::kBF16, m, k) / 2; ++i)
       weights[c][i] = FloatToBF16(static_cast<float>(i % 7) * 0.01f);
   }
   std::vector<float> x(n * k, 0.5f), y(n * m);
   ThreadPool pool(Threads());
   size_t next = 0;
   for (auto _ : state) {
-    const WeightMatrix wm{weights[next].get(), DType::kBF16, m, k};
+    const WeightMatrix wm{weights[next].get(), DType::kBF16, m, k, layout};
     next = (next + 1) % copies;
     MatMul(pool, x.data(), n, wm, y.data());
     benchmark::DoNotOptimize(y.data());
@@ -48,11 +50,15 @@ void BM_MatMulBf16(benchmark::State& state) {
       benchmark::Counter(2.0 * m * k * n * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
   state.SetLabel(MatMulTargetName());
 }
-// qkv (12288 x 4096), gate_up (22016 x 4096), down (4096 x 11008); n = 1 (decode), 8, 64.
+// DeepSeek-Math-7B: qkv (12288 x 4096), gate_up (22016 x 4096), down (4096 x 11008);
+// n = 1 (decode), 8, 64. The 1.23 B model of the CPU-speed targets (hidden 2048,
+// intermediate 5504): gate_up and down at n = 1, 16 and 128.
 BENCHMARK(BM_MatMulBf16)
-    ->ArgsProduct({{12288}, {4096}, {1, 8, 64}})
-    ->Args({22016, 4096, 1})
-    ->Args({4096, 11008, 1})
+    ->ArgsProduct({{12288}, {4096}, {1, 8, 64}, {0, 1}})
+    ->ArgsProduct({{22016}, {4096}, {1}, {0, 1}})
+    ->ArgsProduct({{4096}, {11008}, {1}, {0, 1}})
+    ->ArgsProduct({{11008}, {2048}, {1, 16, 128}, {0, 1}})
+    ->ArgsProduct({{2048}, {5504}, {1, 16, 128}, {0, 1}})
     ->UseRealTime();
 
 // Read bandwidth: sum a large buffer with all threads (the decode roofline).

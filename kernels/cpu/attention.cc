@@ -4,50 +4,123 @@
 #include <cmath>
 #include <vector>
 
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "kernels/cpu/attention.cc"
+#include "hwy/foreach_target.h"  // IWYU pragma: keep
+#include "hwy/highway.h"
+
+// After highway.h, and like it re-included once per target.
+#include "hwy/contrib/math/math-inl.h"
+
+HWY_BEFORE_NAMESPACE();
 namespace dsm {
+namespace HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+
+using DF = hn::ScalableTag<float>;
+
+// q · k over d dimensions: two vector FMA chains, their sum reduced, then a scalar tail.
+HWY_INLINE float Dot(const float* HWY_RESTRICT a, const float* HWY_RESTRICT b, size_t d) {
+  const DF df;
+  const size_t n = hn::Lanes(df);
+  auto acc0 = hn::Zero(df), acc1 = hn::Zero(df);
+  size_t i = 0;
+  for (; i + 2 * n <= d; i += 2 * n) {
+    acc0 = hn::MulAdd(hn::LoadU(df, a + i), hn::LoadU(df, b + i), acc0);
+    acc1 = hn::MulAdd(hn::LoadU(df, a + i + n), hn::LoadU(df, b + i + n), acc1);
+  }
+  for (; i + n <= d; i += n) acc0 = hn::MulAdd(hn::LoadU(df, a + i), hn::LoadU(df, b + i), acc0);
+  float sum = hn::GetLane(hn::SumOfLanes(df, hn::Add(acc0, acc1)));
+  for (; i < d; ++i) sum += a[i] * b[i];
+  return sum;
+}
+
+// scores[p] = exp(scores[p] - max) / sum over p of the same.
+HWY_INLINE void Softmax(float* scores, size_t length) {
+  const DF df;
+  const size_t n = hn::Lanes(df);
+  float max_score = -INFINITY;
+  for (size_t p = 0; p < length; ++p) max_score = std::max(max_score, scores[p]);
+  const auto max_v = hn::Set(df, max_score);
+  auto denom_v = hn::Zero(df);
+  size_t p = 0;
+  for (; p + n <= length; p += n) {
+    const auto e = hn::CallExp(df, hn::Sub(hn::LoadU(df, scores + p), max_v));
+    hn::StoreU(e, df, scores + p);
+    denom_v = hn::Add(denom_v, e);
+  }
+  float denom = hn::GetLane(hn::SumOfLanes(df, denom_v));
+  for (; p < length; ++p) {
+    scores[p] = std::exp(scores[p] - max_score);
+    denom += scores[p];
+  }
+  const float inverse = 1.0f / denom;
+  for (p = 0; p < length; ++p) scores[p] *= inverse;
+}
+
+// out[0, d) += w * v[0, d)
+HWY_INLINE void AddScaled(float w, const float* HWY_RESTRICT v, size_t d, float* HWY_RESTRICT out) {
+  const DF df;
+  const size_t n = hn::Lanes(df);
+  const auto wv = hn::Set(df, w);
+  size_t i = 0;
+  for (; i + n <= d; i += n)
+    hn::StoreU(hn::MulAdd(wv, hn::LoadU(df, v + i), hn::LoadU(df, out + i)), df, out + i);
+  for (; i < d; ++i) out[i] += w * v[i];
+}
+
+// One (token, head): its scores over positions [0, position], softmax, weighted values.
+// The instruction sequence depends only on the position and the cached K/V, never on
+// the rest of the batch.
+void AttendOne(const float* qv, const AttentionQuery& query, size_t kvh, const PagedKvLayer& kv,
+               float scale, std::vector<float>& scores, float* o) {
+  const size_t d = kv.head_dim;
+  const size_t slot_stride = kv.kv_heads * d;
+  const size_t length = static_cast<size_t>(query.position) + 1;
+  scores.resize(length);
+  for (size_t p = 0; p < length; ++p) {
+    const size_t block = static_cast<size_t>(query.block_table[p / kv.block_size]);
+    const float* kp = kv.k + (block * kv.block_size + p % kv.block_size) * slot_stride + kvh * d;
+    scores[p] = Dot(qv, kp, d) * scale;
+  }
+  Softmax(scores.data(), length);
+  std::fill(o, o + d, 0.0f);
+  for (size_t p = 0; p < length; ++p) {
+    const size_t block = static_cast<size_t>(query.block_table[p / kv.block_size]);
+    const float* vp = kv.v + (block * kv.block_size + p % kv.block_size) * slot_stride + kvh * d;
+    AddScaled(scores[p], vp, d, o);
+  }
+}
+
+void AttendRange(const float* q, const AttentionQuery* queries, size_t heads,
+                 const PagedKvLayer& kv, float scale, size_t begin, size_t end, float* out) {
+  const size_t d = kv.head_dim;
+  const size_t group = heads / kv.kv_heads;
+  std::vector<float> scores;
+  for (size_t item = begin; item < end; ++item) {
+    const size_t t = item / heads;
+    const size_t h = item % heads;
+    AttendOne(q + (t * heads + h) * d, queries[t], h / group, kv, scale, scores,
+              out + (t * heads + h) * d);
+  }
+}
+
+}  // namespace HWY_NAMESPACE
+}  // namespace dsm
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+namespace dsm {
+
+HWY_EXPORT(AttendRange);
 
 void PagedAttention(ThreadPool& pool, const float* q, size_t num_tokens,
                     const AttentionQuery* queries, size_t heads, const PagedKvLayer& kv,
                     float scale, float* out) {
-  const size_t d = kv.head_dim;
-  const size_t group = heads / kv.kv_heads;
-  const size_t slot_stride = kv.kv_heads * d;
   pool.ParallelFor(num_tokens * heads, 1, [&](size_t begin, size_t end) {
-    std::vector<float> scores;
-    for (size_t item = begin; item < end; ++item) {
-      const size_t t = item / heads;
-      const size_t h = item % heads;
-      const size_t kvh = h / group;
-      const float* qv = q + t * heads * d + h * d;
-      const AttentionQuery& query = queries[t];
-      const size_t length = static_cast<size_t>(query.position) + 1;
-      scores.resize(length);
-      float max_score = -INFINITY;
-      for (size_t p = 0; p < length; ++p) {
-        const size_t block = static_cast<size_t>(query.block_table[p / kv.block_size]);
-        const float* kp =
-            kv.k + (block * kv.block_size + p % kv.block_size) * slot_stride + kvh * d;
-        float dot = 0.0f;
-        for (size_t i = 0; i < d; ++i) dot += qv[i] * kp[i];
-        scores[p] = dot * scale;
-        max_score = std::max(max_score, scores[p]);
-      }
-      float denom = 0.0f;
-      for (size_t p = 0; p < length; ++p) {
-        scores[p] = std::exp(scores[p] - max_score);
-        denom += scores[p];
-      }
-      float* o = out + t * heads * d + h * d;
-      std::fill(o, o + d, 0.0f);
-      for (size_t p = 0; p < length; ++p) {
-        const size_t block = static_cast<size_t>(query.block_table[p / kv.block_size]);
-        const float* vp =
-            kv.v + (block * kv.block_size + p % kv.block_size) * slot_stride + kvh * d;
-        const float w = scores[p] / denom;
-        for (size_t i = 0; i < d; ++i) o[i] += w * vp[i];
-      }
-    }
+    HWY_DYNAMIC_DISPATCH(AttendRange)(q, queries, heads, kv, scale, begin, end, out);
   });
 }
 
 }  // namespace dsm
+#endif  // HWY_ONCE

@@ -5,6 +5,7 @@
 #include <random>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 
 namespace dsm {
@@ -13,7 +14,31 @@ namespace {
 struct Case {
   DType dtype;
   size_t n, m, k;
+  WeightLayout layout = WeightLayout::kRowMajor;
 };
+
+std::string CaseName(const ::testing::TestParamInfo<Case>& info) {
+  const Case& c = info.param;
+  return absl::StrCat(DTypeName(c.dtype), "_n", c.n, "_m", c.m, "_k", c.k,
+                      c.layout == WeightLayout::kPanels ? "_panels" : "_rows");
+}
+
+// The matrix as MatMul sees it: the row-major bytes, or their panel repacking.
+struct TestMatrix {
+  std::vector<uint8_t> bytes;
+  WeightMatrix view;
+};
+TestMatrix Prepare(const std::vector<uint8_t>& row_major, const Case& c) {
+  TestMatrix t;
+  if (c.layout == WeightLayout::kRowMajor) {
+    t.bytes = row_major;
+  } else {
+    t.bytes.resize(PanelBytes(c.dtype, c.m, c.k));
+    PackPanels(row_major.data(), c.dtype, c.m, c.k, t.bytes.data());
+  }
+  t.view = WeightMatrix{t.bytes.data(), c.dtype, c.m, c.k, c.layout};
+  return t;
+}
 
 class MatMulTest : public ::testing::TestWithParam<Case> {};
 
@@ -44,7 +69,8 @@ TEST_P(MatMulTest, MatchesFloat64Reference) {
   const std::vector<uint8_t> w = Encode(Random(c.m * c.k, 2), c.dtype);
   std::vector<float> y(c.n * c.m, NAN);
   ThreadPool pool(3);
-  MatMul(pool, x.data(), c.n, WeightMatrix{w.data(), c.dtype, c.m, c.k}, y.data());
+  const TestMatrix matrix = Prepare(w, c);
+  MatMul(pool, x.data(), c.n, matrix.view, y.data());
   for (size_t t = 0; t < c.n; ++t) {
     for (size_t r = 0; r < c.m; ++r) {
       double ref = 0;
@@ -60,7 +86,8 @@ TEST_P(MatMulTest, TokenResultDoesNotDependOnBatch) {
   const Case c = GetParam();
   const std::vector<float> x = Random(c.n * c.k, 3);
   const std::vector<uint8_t> w = Encode(Random(c.m * c.k, 4), c.dtype);
-  const WeightMatrix wm{w.data(), c.dtype, c.m, c.k};
+  const TestMatrix matrix = Prepare(w, c);
+  const WeightMatrix& wm = matrix.view;
   ThreadPool pool(2);
   std::vector<float> batched(c.n * c.m);
   MatMul(pool, x.data(), c.n, wm, batched.data());
@@ -72,11 +99,44 @@ TEST_P(MatMulTest, TokenResultDoesNotDependOnBatch) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Shapes, MatMulTest,
-    ::testing::Values(Case{DType::kF32, 1, 7, 64}, Case{DType::kF32, 6, 33, 172},
-                      Case{DType::kBF16, 9, 40, 128}, Case{DType::kBF16, 4, 17, 86},
-                      Case{DType::kF16, 5, 12, 100}, Case{DType::kBF16, 1, 300, 4096}));
+std::vector<Case> Shapes() {
+  std::vector<Case> cases = {Case{DType::kF32, 1, 7, 64}, Case{DType::kF32, 6, 33, 172},
+                             Case{DType::kBF16, 9, 40, 128}, Case{DType::kBF16, 4, 17, 86},
+                             Case{DType::kF16, 5, 12, 100}, Case{DType::kBF16, 1, 300, 4096},
+                             // Panel kernel tiles: 1-2 tokens over 4 panels, 3-4 over 2, 12 + a
+                             // remainder over 1, and matrices whose last panel or group is partial.
+                             Case{DType::kBF16, 2, 260, 96}, Case{DType::kBF16, 3, 100, 64},
+                             Case{DType::kBF16, 29, 70, 33}, Case{DType::kF32, 13, 97, 40},
+                             Case{DType::kF16, 16, 64, 48}, Case{DType::kF32, 2, 129, 24}};
+  const size_t row_major = cases.size();
+  for (size_t i = 0; i < row_major; ++i) {
+    cases.push_back(cases[i]);
+    cases.back().layout = WeightLayout::kPanels;
+  }
+  return cases;
+}
+
+INSTANTIATE_TEST_SUITE_P(Shapes, MatMulTest, ::testing::ValuesIn(Shapes()), CaseName);
+
+// The panel kernel runs each output as one FMA chain in input order: a float64-free
+// sequential reference with fmaf gives the same bits.
+TEST(PanelMatMulTest, EqualsASequentialFmaChain) {
+  const Case c{DType::kBF16, 7, 45, 77, WeightLayout::kPanels};
+  const std::vector<float> x = Random(c.n * c.k, 5);
+  const std::vector<uint8_t> w = Encode(Random(c.m * c.k, 6), c.dtype);
+  const TestMatrix matrix = Prepare(w, c);
+  ThreadPool pool(2);
+  std::vector<float> y(c.n * c.m);
+  MatMul(pool, x.data(), c.n, matrix.view, y.data());
+  for (size_t t = 0; t < c.n; ++t) {
+    for (size_t r = 0; r < c.m; ++r) {
+      float acc = 0.0f;
+      for (size_t i = 0; i < c.k; ++i)
+        acc = std::fma(x[t * c.k + i], LoadAsFloat(w.data(), c.dtype, r * c.k + i), acc);
+      ASSERT_EQ(acc, y[t * c.m + r]) << "token " << t << " row " << r;
+    }
+  }
+}
 
 TEST(MatMulTest, ReportsSimdTarget) { EXPECT_STRNE(MatMulTargetName(), ""); }
 

@@ -18,7 +18,8 @@ absl::StatusOr<std::unique_ptr<CpuExecutor>> CpuExecutor::Create(const ExecutorO
     return absl::InvalidArgumentError(
         absl::StrCat("the KV cache size must be > 0 bytes, got ", options.kv_cache_bytes));
   }
-  absl::StatusOr<LlamaWeights> weights = LoadLlamaWeights(checkpoint, shard, options.progress);
+  absl::StatusOr<LlamaWeights> weights =
+      LoadLlamaWeights(checkpoint, shard, options.progress, WeightLayout::kPanels);
   if (!weights.ok()) return weights.status();
 
   const ShardDims local = LocalDims(config, shard.world_size);

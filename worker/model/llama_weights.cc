@@ -27,7 +27,8 @@ class ShardLoader {
       : checkpoint_(checkpoint), progress_(progress), total_(total) {}
 
   // Copies the slices one under another into a single matrix (fusing q/k/v or gate/up).
-  absl::StatusOr<OwnedMatrix> LoadStacked(const std::vector<Slice>& slices) {
+  absl::StatusOr<OwnedMatrix> LoadStacked(const std::vector<Slice>& slices,
+                                          WeightLayout layout = WeightLayout::kRowMajor) {
     std::vector<const TensorView*> views;
     size_t rows = 0;
     for (const Slice& s : slices) {
@@ -45,6 +46,7 @@ class ShardLoader {
     m.dtype = views[0]->dtype;
     m.rows = rows;
     m.cols = slices[0].col_count;
+    m.layout = layout;
     const size_t elem = DTypeSize(m.dtype);
     m.bytes = hwy::AllocateAligned<uint8_t>(std::max<size_t>(1, m.num_bytes()));
     if (m.bytes == nullptr) {
@@ -52,16 +54,21 @@ class ShardLoader {
           absl::StrCat("out of memory: ", m.num_bytes(), " bytes for ", slices[0].name));
     }
     uint8_t* dst = m.bytes.get();
+    size_t row = 0;
     for (size_t i = 0; i < slices.size(); ++i) {
       const Slice& s = slices[i];
-      for (int64_t r = 0; r < s.row_count; ++r) {
+      for (int64_t r = 0; r < s.row_count; ++r, ++row) {
         const uint8_t* src = views[i]->data + ((s.row_begin + r) * s.cols + s.col_begin) * elem;
-        std::memcpy(dst, src, s.col_count * elem);
-        dst += s.col_count * elem;
+        if (layout == WeightLayout::kPanels) {
+          PackRow(src, m.dtype, m.cols, row, dst);
+        } else {
+          std::memcpy(dst + row * m.cols * elem, src, s.col_count * elem);
+        }
       }
       checkpoint_.Release(*views[i]);
       Advance(s.row_count * s.col_count * elem);
     }
+    if (layout == WeightLayout::kPanels) ZeroPanelPadding(m.dtype, m.rows, m.cols, dst);
     return m;
   }
 
@@ -117,7 +124,7 @@ size_t LlamaWeights::num_bytes() const {
 }
 
 absl::StatusOr<LlamaWeights> LoadLlamaWeights(const Checkpoint& checkpoint, const ShardSpec& shard,
-                                              const LoadProgress& progress) {
+                                              const LoadProgress& progress, WeightLayout layout) {
   const ModelConfig& c = checkpoint.config();
   if (absl::Status s = ValidateShardable(c, shard.world_size); !s.ok()) return s;
   const ShardDims local = LocalDims(c, shard.world_size);
@@ -125,13 +132,14 @@ absl::StatusOr<LlamaWeights> LoadLlamaWeights(const Checkpoint& checkpoint, cons
   const int64_t hidden = c.hidden_size;
   const int64_t d = c.head_dim;
   const bool tied = c.tie_word_embeddings || !checkpoint.Contains("lm_head.weight");
+  const bool output_copy = !tied || layout == WeightLayout::kPanels;
 
   // Bytes this rank copies, for progress reporting (weights in the config's dtype).
   const size_t elem = DTypeSize(c.torch_dtype);
   const size_t per_layer = (local.heads + 2 * local.kv_heads) * d * hidden +
                            hidden * local.heads * d + 3 * local.intermediate * hidden + 2 * hidden;
-  const size_t total =
-      elem * (per_layer * c.num_hidden_layers + (tied ? 1 : 2) * local.vocab * hidden + hidden);
+  const size_t total = elem * (per_layer * c.num_hidden_layers +
+                               (output_copy ? 2 : 1) * local.vocab * hidden + hidden);
   ShardLoader loader(checkpoint, progress, total);
 
   auto column_parallel = [&](const std::string& name, int64_t rows, int64_t local_rows) {
@@ -146,9 +154,11 @@ absl::StatusOr<LlamaWeights> LoadLlamaWeights(const Checkpoint& checkpoint, cons
       loader.LoadStacked({column_parallel("model.embed_tokens.weight", c.vocab_size, local.vocab)});
   if (!embedding.ok()) return embedding.status();
   w.embedding = *std::move(embedding);
-  if (!tied) {
+  if (output_copy) {
     absl::StatusOr<OwnedMatrix> lm_head =
-        loader.LoadStacked({column_parallel("lm_head.weight", c.vocab_size, local.vocab)});
+        loader.LoadStacked({column_parallel(tied ? "model.embed_tokens.weight" : "lm_head.weight",
+                                            c.vocab_size, local.vocab)},
+                           layout);
     if (!lm_head.ok()) return lm_head.status();
     w.lm_head = *std::move(lm_head);
   }
@@ -159,25 +169,30 @@ absl::StatusOr<LlamaWeights> LoadLlamaWeights(const Checkpoint& checkpoint, cons
   for (int64_t i = 0; i < c.num_hidden_layers; ++i) {
     const std::string p = absl::StrCat("model.layers.", i, ".");
     LlamaLayerWeights layer;
-    absl::StatusOr<OwnedMatrix> qkv = loader.LoadStacked({
-        column_parallel(p + "self_attn.q_proj.weight", c.q_size(), local.heads * d),
-        column_parallel(p + "self_attn.k_proj.weight", c.kv_size(), local.kv_heads * d),
-        column_parallel(p + "self_attn.v_proj.weight", c.kv_size(), local.kv_heads * d),
-    });
+    absl::StatusOr<OwnedMatrix> qkv = loader.LoadStacked(
+        {
+            column_parallel(p + "self_attn.q_proj.weight", c.q_size(), local.heads * d),
+            column_parallel(p + "self_attn.k_proj.weight", c.kv_size(), local.kv_heads * d),
+            column_parallel(p + "self_attn.v_proj.weight", c.kv_size(), local.kv_heads * d),
+        },
+        layout);
     if (!qkv.ok()) return qkv.status();
     layer.qkv = *std::move(qkv);
     absl::StatusOr<OwnedMatrix> o = loader.LoadStacked(
-        {row_parallel(p + "self_attn.o_proj.weight", c.q_size(), local.heads * d)});
+        {row_parallel(p + "self_attn.o_proj.weight", c.q_size(), local.heads * d)}, layout);
     if (!o.ok()) return o.status();
     layer.o = *std::move(o);
-    absl::StatusOr<OwnedMatrix> gate_up = loader.LoadStacked({
-        column_parallel(p + "mlp.gate_proj.weight", c.intermediate_size, local.intermediate),
-        column_parallel(p + "mlp.up_proj.weight", c.intermediate_size, local.intermediate),
-    });
+    absl::StatusOr<OwnedMatrix> gate_up = loader.LoadStacked(
+        {
+            column_parallel(p + "mlp.gate_proj.weight", c.intermediate_size, local.intermediate),
+            column_parallel(p + "mlp.up_proj.weight", c.intermediate_size, local.intermediate),
+        },
+        layout);
     if (!gate_up.ok()) return gate_up.status();
     layer.gate_up = *std::move(gate_up);
     absl::StatusOr<OwnedMatrix> down = loader.LoadStacked(
-        {row_parallel(p + "mlp.down_proj.weight", c.intermediate_size, local.intermediate)});
+        {row_parallel(p + "mlp.down_proj.weight", c.intermediate_size, local.intermediate)},
+        layout);
     if (!down.ok()) return down.status();
     layer.down = *std::move(down);
     absl::StatusOr<std::vector<float>> in_norm =

@@ -15,15 +15,19 @@
 
 namespace dsm {
 
-// A row-major matrix owning its bytes.
+// A matrix owning its bytes, row-major or in the CPU GEMM's panels.
 struct OwnedMatrix {
   hwy::AlignedFreeUniquePtr<uint8_t[]> bytes;
   DType dtype = DType::kF32;
   size_t rows = 0;
   size_t cols = 0;
+  WeightLayout layout = WeightLayout::kRowMajor;
 
-  WeightMatrix view() const { return WeightMatrix{bytes.get(), dtype, rows, cols}; }
-  size_t num_bytes() const { return rows * cols * DTypeSize(dtype); }
+  WeightMatrix view() const { return WeightMatrix{bytes.get(), dtype, rows, cols, layout}; }
+  size_t num_bytes() const {
+    return layout == WeightLayout::kPanels ? PanelBytes(dtype, rows, cols)
+                                           : rows * cols * DTypeSize(dtype);
+  }
 };
 
 struct LlamaLayerWeights {
@@ -36,8 +40,10 @@ struct LlamaLayerWeights {
 };
 
 struct LlamaWeights {
-  OwnedMatrix embedding;  // [vocab local, hidden]: rows [rank * vocab_local, ...)
-  OwnedMatrix lm_head;    // [vocab local, hidden]; empty when tied to the embedding
+  OwnedMatrix embedding;  // [vocab local, hidden]: rows [rank * vocab_local, ...); row-major
+  // [vocab local, hidden]; empty when tied to the embedding and row-major (in panels a
+  // tied model carries a panel copy of the embedding).
+  OwnedMatrix lm_head;
   std::vector<float> final_norm;
   std::vector<LlamaLayerWeights> layers;
 
@@ -46,8 +52,10 @@ struct LlamaWeights {
 };
 
 // Reads this rank's slices from the checkpoint. Shapes are checked against config.json
-// and errors name the tensor and both shapes.
+// and errors name the tensor and both shapes. `layout` is that of the GEMM weights
+// (q/k/v, o, gate/up, down, lm_head); the embedding stays row-major for its row gather.
 absl::StatusOr<LlamaWeights> LoadLlamaWeights(const Checkpoint& checkpoint, const ShardSpec& shard,
-                                              const LoadProgress& progress = nullptr);
+                                              const LoadProgress& progress = nullptr,
+                                              WeightLayout layout = WeightLayout::kRowMajor);
 
 }  // namespace dsm

@@ -1,0 +1,37 @@
+#pragma once
+// The weight layout the CPU GEMM streams: rows grouped in panels of kPanelRows; within
+// a panel, the weights of all its rows for input feature k are adjacent (one 64-byte
+// line per k in bf16), so a kernel reads a panel front to back exactly once per tile of
+// tokens and every output element is one FMA chain over k in order, whatever the tile.
+// Weights are repacked into it once, at load; the last panel is padded with zeros.
+
+#include <cstddef>
+
+#include "common/dtype.h"
+
+namespace dsm {
+
+enum class WeightLayout : unsigned char { kRowMajor, kPanels };
+
+inline constexpr size_t kPanelRows = 32;
+
+inline size_t PanelCount(size_t rows) { return (rows + kPanelRows - 1) / kPanelRows; }
+
+// Bytes of a rows x cols matrix in the panel layout (padding included).
+size_t PanelBytes(DType dtype, size_t rows, size_t cols);
+
+// Where row r (0 <= r < kPanelRows) of a panel sits among the kPanelRows weights of one
+// input feature. bf16 interleaves rows r and 16 + r in one 32-bit word, so each half of
+// a word widens to f32 with one shift or one mask; f32 and f16 keep row order.
+size_t PanelSlot(DType dtype, size_t row_in_panel);
+
+// Writes one row (cols elements) of a matrix into its place in `packed`.
+void PackRow(const void* row_data, DType dtype, size_t cols, size_t row, void* packed);
+
+// Zeroes the padding rows [rows, PanelCount(rows) * kPanelRows) of the last panel.
+void ZeroPanelPadding(DType dtype, size_t rows, size_t cols, void* packed);
+
+// Repacks a row-major rows x cols matrix into `packed` (PanelBytes long).
+void PackPanels(const void* row_major, DType dtype, size_t rows, size_t cols, void* packed);
+
+}  // namespace dsm
