@@ -1,30 +1,46 @@
-// Prefill and decode throughput of one rank in-process (tp 1), and its peak RSS.
-// Without --model it writes (once) a random model with DeepSeek-Math-7B's layer shapes
-// (hidden 4096, 32 MHA heads, intermediate 11008, bf16) and --layers layers, so that
-// per-layer figures extrapolate to the 30-layer model.
+// Prefill and decode throughput of one rank in-process (tp 1), next to the machine's
+// limits measured in the same run: the weights streamed per decode step against the read
+// bandwidth, the prefill FLOP rate against the fp32 FMA peak.
 //
-//   ./build/benchmarks/engine_benchmark --layers 2 --batch 1 --steps 16
+// Without --model it writes (once, under /tmp) a random bf16 model of --shape:
+//   1b: the CPU-speed issue's 1.23 B model of DeepSeek-Math's family (hidden 2048, 16
+//       layers, 16 MHA heads, intermediate 5504, vocab 102400);
+//   7b: DeepSeek-Math-7B's layer shapes (hidden 4096, 32 heads, intermediate 11008),
+//       --layers layers, vocab --vocab, so per-layer figures extrapolate to 30 layers.
+//
+//   ./build/benchmarks/engine_benchmark --batches 1,16 --threads 2 --json out.json
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "benchmarks/roofline.h"
+#include "common/model_config.h"
 #include "common/process_stats.h"
+#include "nlohmann/json.hpp"
 #include "tools/model_generator.h"
 #include "worker/step_runner.h"
 
-ABSL_FLAG(std::string, model, "", "model directory (default: generated 7B-shaped layers)");
-ABSL_FLAG(int, layers, 2, "layers of the generated model");
-ABSL_FLAG(int, vocab, 32000, "vocabulary of the generated model");
-ABSL_FLAG(int, batch, 1, "sequences decoding together");
-ABSL_FLAG(int, prompt, 128, "prompt tokens per sequence");
-ABSL_FLAG(int, steps, 16, "decode steps to time");
+ABSL_FLAG(std::string, model, "", "model directory (default: a generated model of --shape)");
+ABSL_FLAG(std::string, shape, "1b", "generated model: 1b or 7b (see the file's comment)");
+ABSL_FLAG(int, layers, 2, "7b shape: layers of the generated model");
+ABSL_FLAG(int, vocab, 32000, "7b shape: vocabulary of the generated model");
+ABSL_FLAG(std::string, batches, "1,16", "comma-separated numbers of sequences decoding together");
+ABSL_FLAG(int, prompt, 128, "prompt tokens per sequence (prefilled one sequence per step)");
+ABSL_FLAG(int, steps, 16, "decode steps to time per batch size");
 ABSL_FLAG(int, threads, 0, "threads (0 = all cores)");
+ABSL_FLAG(float, temperature, 0.0f, "sampling temperature of every sequence (0 = greedy)");
+ABSL_FLAG(bool, roofline, true, "measure read bandwidth and FMA peak in the same run");
+ABSL_FLAG(std::string, json, "", "also write the figures to this JSON file");
 
 namespace dsm {
 namespace {
@@ -33,100 +49,214 @@ double Seconds(std::chrono::steady_clock::time_point since) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - since).count();
 }
 
-int Main() {
+absl::StatusOr<std::string> ModelDir() {
   std::string dir = absl::GetFlag(FLAGS_model);
-  if (dir.empty()) {
-    dir = absl::StrCat(std::filesystem::temp_directory_path().string(), "/dsm-bench-7b-shape-",
-                       absl::GetFlag(FLAGS_layers), "l-", absl::GetFlag(FLAGS_vocab), "v");
-    if (!std::filesystem::exists(dir + "/config.json")) {
-      GeneratedModelSpec spec;
-      spec.hidden_size = 4096;
-      spec.intermediate_size = 11008;
-      spec.num_attention_heads = 32;
-      spec.num_key_value_heads = 32;
-      spec.num_hidden_layers = absl::GetFlag(FLAGS_layers);
-      spec.vocab_size = absl::GetFlag(FLAGS_vocab);
-      spec.max_position_embeddings = 4096;
-      std::fprintf(stderr, "writing %s ...\n", dir.c_str());
-      if (absl::Status s = WriteRandomModel(dir, spec); !s.ok()) {
-        std::fprintf(stderr, "%s\n", s.ToString().c_str());
-        return 1;
-      }
-    }
+  if (!dir.empty()) return dir;
+  GeneratedModelSpec spec;
+  spec.max_position_embeddings = 4096;
+  const std::string shape = absl::GetFlag(FLAGS_shape);
+  if (shape == "1b") {
+    spec.hidden_size = 2048;
+    spec.intermediate_size = 5504;
+    spec.num_attention_heads = spec.num_key_value_heads = 16;
+    spec.num_hidden_layers = 16;
+    spec.vocab_size = 102400;
+    dir = "/tmp/dsm-bench-1b";
+  } else if (shape == "7b") {
+    spec.hidden_size = 4096;
+    spec.intermediate_size = 11008;
+    spec.num_attention_heads = spec.num_key_value_heads = 32;
+    spec.num_hidden_layers = absl::GetFlag(FLAGS_layers);
+    spec.vocab_size = absl::GetFlag(FLAGS_vocab);
+    dir = absl::StrCat("/tmp/dsm-bench-7b-shape-", spec.num_hidden_layers, "l-", spec.vocab_size,
+                       "v");
+  } else {
+    return absl::InvalidArgumentError(absl::StrCat("--shape must be 1b or 7b, got ", shape));
   }
-  const int batch = absl::GetFlag(FLAGS_batch);
-  const int prompt = absl::GetFlag(FLAGS_prompt);
-  const int steps = absl::GetFlag(FLAGS_steps);
-  RunnerOptions options;
-  options.model_dir = dir;
-  options.executor.threads = absl::GetFlag(FLAGS_threads);
-  options.executor.kv_cache_bytes = int64_t{4} << 30;
-  const auto load_start = std::chrono::steady_clock::now();
-  absl::StatusOr<std::unique_ptr<StepRunner>> runner =
-      StepRunner::Create(options, std::make_unique<SingleRankCommunicator>());
-  if (!runner.ok()) {
-    std::fprintf(stderr, "%s\n", runner.status().ToString().c_str());
-    return 1;
+  if (!std::filesystem::exists(dir + "/config.json")) {
+    std::fprintf(stderr, "writing %s ...\n", dir.c_str());
+    if (absl::Status s = WriteRandomModel(dir, spec); !s.ok()) return s;
   }
-  const double load_s = Seconds(load_start);
-  const v1::WorkerInfo info = (*runner)->Info();
-  const int block = info.kv_block_size();
-  const int blocks_per_seq = (prompt + steps + 1 + block - 1) / block;
+  return dir;
+}
 
-  auto make_step = [&](int seq, std::vector<int32_t> tokens, int64_t start, bool first) {
+class Bench {
+ public:
+  Bench(StepRunner& runner, int prompt, int max_batch, int steps)
+      : runner_(runner), info_(runner.Info()), prompt_(prompt) {
+    const int block = info_.kv_block_size();
+    blocks_per_seq_ = (prompt + steps + 3 + block - 1) / block;
+    last_.resize(max_batch);
+  }
+
+  // Prefills sequences [0, batch) one step each; returns seconds.
+  absl::StatusOr<double> Prefill(int batch) {
+    const auto start = std::chrono::steady_clock::now();
+    for (int s = 0; s < batch; ++s) {
+      std::vector<int32_t> tokens(prompt_);
+      for (int i = 0; i < prompt_; ++i) tokens[i] = (i * 37 + s * 11) % info_.vocab_size();
+      v1::StepRequest request;
+      *request.add_sequences() = Step(s, tokens, 0, true);
+      absl::StatusOr<v1::StepResponse> r = runner_.Step(request);
+      if (!r.ok()) return r.status();
+      last_[s] = r->tokens(0).token_id();
+    }
+    return Seconds(start);
+  }
+
+  // Decodes sequences [0, batch) together for `steps` steps; returns seconds.
+  absl::StatusOr<double> Decode(int batch, int steps) {
+    const auto start = std::chrono::steady_clock::now();
+    for (int step = 0; step < steps; ++step) {
+      v1::StepRequest request;
+      for (int s = 0; s < batch; ++s)
+        *request.add_sequences() = Step(s, {last_[s]}, prompt_ + step, false);
+      absl::StatusOr<v1::StepResponse> r = runner_.Step(request);
+      if (!r.ok()) return r.status();
+      for (int s = 0; s < batch; ++s) last_[s] = r->tokens(s).token_id();
+    }
+    return Seconds(start);
+  }
+
+ private:
+  v1::SequenceStep Step(int seq, const std::vector<int32_t>& tokens, int64_t start, bool first) {
     v1::SequenceStep s;
     s.set_seq_id(seq);
     s.mutable_token_ids()->Assign(tokens.begin(), tokens.end());
     s.set_start_position(start);
-    for (int b = 0; b < blocks_per_seq; ++b) s.add_block_table(seq * blocks_per_seq + b);
+    for (int b = 0; b < blocks_per_seq_; ++b) s.add_block_table(seq * blocks_per_seq_ + b);
     s.set_sample(true);
     if (first) {
+      s.mutable_sampling()->set_temperature(absl::GetFlag(FLAGS_temperature));
       s.mutable_sampling()->set_top_p(1.0f);
       s.mutable_sampling()->set_repetition_penalty(1.0f);
+      s.mutable_sampling()->set_seed(seq + 1);
       s.set_prompt_length(static_cast<int32_t>(tokens.size()));
     }
     return s;
-  };
+  }
 
-  // Prefill every sequence (one step each), then decode them together.
-  std::vector<int32_t> last(batch);
-  const auto prefill_start = std::chrono::steady_clock::now();
-  for (int s = 0; s < batch; ++s) {
-    std::vector<int32_t> tokens(prompt);
-    for (int i = 0; i < prompt; ++i) tokens[i] = (i * 37 + s * 11) % info.vocab_size();
-    v1::StepRequest request;
-    *request.add_sequences() = make_step(s, tokens, 0, true);
-    absl::StatusOr<v1::StepResponse> r = (*runner)->Step(request);
-    if (!r.ok()) {
-      std::fprintf(stderr, "%s\n", r.status().ToString().c_str());
-      return 1;
+  StepRunner& runner_;
+  v1::WorkerInfo info_;
+  int prompt_;
+  int blocks_per_seq_ = 0;
+  std::vector<int32_t> last_;
+};
+
+int Fail(const absl::Status& s) {
+  std::fprintf(stderr, "%s\n", s.ToString().c_str());
+  return 1;
+}
+
+int Main() {
+  absl::StatusOr<std::string> dir = ModelDir();
+  if (!dir.ok()) return Fail(dir.status());
+  std::vector<int> batches;
+  for (absl::string_view part : absl::StrSplit(absl::GetFlag(FLAGS_batches), ',')) {
+    int b;
+    if (!absl::SimpleAtoi(part, &b) || b < 1) {
+      return Fail(absl::InvalidArgumentError(absl::StrCat("bad --batches entry '", part, "'")));
     }
-    last[s] = r->tokens(0).token_id();
+    batches.push_back(b);
   }
-  const double prefill_s = Seconds(prefill_start);
-  const auto decode_start = std::chrono::steady_clock::now();
-  for (int step = 0; step < steps; ++step) {
-    v1::StepRequest request;
-    for (int s = 0; s < batch; ++s)
-      *request.add_sequences() = make_step(s, {last[s]}, prompt + step, false);
-    absl::StatusOr<v1::StepResponse> r = (*runner)->Step(request);
-    if (!r.ok()) {
-      std::fprintf(stderr, "%s\n", r.status().ToString().c_str());
-      return 1;
-    }
-    for (int s = 0; s < batch; ++s) last[s] = r->tokens(s).token_id();
+  const int max_batch = *std::max_element(batches.begin(), batches.end());
+  const int prompt = absl::GetFlag(FLAGS_prompt);
+  const int steps = absl::GetFlag(FLAGS_steps);
+  const int threads =
+      absl::GetFlag(FLAGS_threads) > 0 ? absl::GetFlag(FLAGS_threads) : DefaultThreadCount();
+  nlohmann::json out;
+  double bandwidth = 0, fma_peak = 0;
+  if (absl::GetFlag(FLAGS_roofline)) {
+    ThreadPool pool(threads);
+    bandwidth = MeasureReadBandwidth(pool);
+    fma_peak = MeasureFmaPeak(pool);
+    std::printf("machine: read bandwidth %.1f GB/s, fp32 FMA peak %.1f GFLOP/s (%d threads)\n",
+                bandwidth / 1e9, fma_peak / 1e9, threads);
+    out["read_bandwidth_GBps"] = bandwidth / 1e9;
+    out["fma_peak_GFLOPps"] = fma_peak / 1e9;
   }
-  const double decode_s = Seconds(decode_start);
-  const double weight_gb = info.weight_bytes() / 1e9;
-  std::printf("model %s: %.2f GB of weights, simd %s, %d threads, loaded in %.2f s\n", dir.c_str(),
-              weight_gb, info.simd_target().c_str(), info.threads(), load_s);
-  std::printf("prefill: %d x %d tokens in %.3f s = %.1f tokens/s\n", batch, prompt, prefill_s,
-              batch * prompt / prefill_s);
+
+  RunnerOptions options;
+  options.model_dir = *dir;
+  options.executor.threads = threads;
+  options.executor.kv_cache_bytes = int64_t{4} << 30;
+  const auto load_start = std::chrono::steady_clock::now();
+  absl::StatusOr<std::unique_ptr<StepRunner>> runner =
+      StepRunner::Create(options, std::make_unique<SingleRankCommunicator>());
+  if (!runner.ok()) return Fail(runner.status());
+  const double load_s = Seconds(load_start);
+  const v1::WorkerInfo info = (*runner)->Info();
+  absl::StatusOr<ModelConfig> config = LoadModelConfig(*dir);
+  if (!config.ok()) return Fail(config.status());
+  // Per token every layer weight is used once (2 FLOP per weight); a decode step reads
+  // all layer weights and the lm_head, not the embedding (one row per token).
+  const double hidden = config->hidden_size;
+  const double layer_weights =
+      config->num_hidden_layers *
+      (hidden * (config->q_size() + 2.0 * config->kv_size()) + config->q_size() * hidden +
+       3.0 * hidden * config->intermediate_size);
+  const double vocab_weights = static_cast<double>(config->vocab_size) * hidden;
+  const double bytes_per_weight =
+      static_cast<double>(info.weight_bytes()) / (layer_weights + 2.0 * vocab_weights);
+  const double streamed_bytes = bytes_per_weight * (layer_weights + vocab_weights);
+  const double prefill_flop_per_token = 2.0 * layer_weights;
   std::printf(
-      "decode: batch %d, %d steps, %.2f ms/step, %.1f tokens/s, weights streamed at %.2f GB/s\n",
-      batch, steps, 1e3 * decode_s / steps, batch * steps / decode_s, weight_gb * steps / decode_s);
-  std::printf("peak RSS %.2f GB (weights %.2f GB + KV in use + activations)\n",
-              PeakResidentBytes() / 1e9, weight_gb);
+      "model %s: %.2f GB of weights (%.2f GB read per decode step), simd %s, %d threads, "
+      "loaded in %.2f s\n",
+      dir->c_str(), info.weight_bytes() / 1e9, streamed_bytes / 1e9, info.simd_target().c_str(),
+      info.threads(), load_s);
+  out["model"] = *dir;
+  out["threads"] = info.threads();
+  out["weight_GB"] = info.weight_bytes() / 1e9;
+  out["temperature"] = absl::GetFlag(FLAGS_temperature);
+
+  Bench bench(**runner, prompt, max_batch, steps);
+  // Warm-up over every sequence: touches the KV pages and scratch buffers once, as a
+  // serving process long since has.
+  if (absl::StatusOr<double> s = bench.Prefill(max_batch); !s.ok()) return Fail(s.status());
+  if (absl::StatusOr<double> s = bench.Decode(max_batch, steps + 2); !s.ok())
+    return Fail(s.status());
+
+  const int prefill_runs = std::min(max_batch, 4);
+  absl::StatusOr<double> prefill_s = bench.Prefill(prefill_runs);
+  if (!prefill_s.ok()) return Fail(prefill_s.status());
+  const double prefill_tps = prefill_runs * prompt / *prefill_s;
+  const double prefill_flops = prefill_tps * prefill_flop_per_token;
+  std::printf("prefill: %d-token prompt, %.1f tokens/s = %.1f GFLOP/s", prompt, prefill_tps,
+              prefill_flops / 1e9);
+  if (fma_peak > 0) std::printf(" = %.0f%% of the FMA peak", 100 * prefill_flops / fma_peak);
+  std::printf("\n");
+  out["prefill"] = {{"prompt", prompt},
+                    {"tokens_per_s", prefill_tps},
+                    {"GFLOPps", prefill_flops / 1e9},
+                    {"fraction_of_fma_peak", fma_peak > 0 ? prefill_flops / fma_peak : 0}};
+
+  double batch1_tps = 0;
+  for (int batch : batches) {
+    if (absl::StatusOr<double> s = bench.Prefill(batch); !s.ok()) return Fail(s.status());
+    absl::StatusOr<double> decode_s = bench.Decode(batch, steps);
+    if (!decode_s.ok()) return Fail(decode_s.status());
+    const double step_s = *decode_s / steps;
+    const double tps = batch / step_s;
+    if (batch == 1) batch1_tps = tps;
+    const double gbps = streamed_bytes / step_s;
+    std::printf("decode: batch %d, %.2f ms/step, %.1f tokens/s, weights streamed at %.1f GB/s",
+                batch, 1e3 * step_s, tps, gbps / 1e9);
+    if (bandwidth > 0) std::printf(" = %.0f%% of the read bandwidth", 100 * gbps / bandwidth);
+    if (batch > 1 && batch1_tps > 0) std::printf(", %.2fx batch 1", tps / batch1_tps);
+    std::printf("\n");
+    out["decode"].push_back({{"batch", batch},
+                             {"ms_per_step", 1e3 * step_s},
+                             {"tokens_per_s", tps},
+                             {"weight_GBps", gbps / 1e9},
+                             {"fraction_of_bandwidth", bandwidth > 0 ? gbps / bandwidth : 0},
+                             {"vs_batch1", batch1_tps > 0 ? tps / batch1_tps : 0}});
+  }
+  std::printf("peak RSS %.2f GB\n", PeakResidentBytes() / 1e9);
+  out["peak_rss_GB"] = PeakResidentBytes() / 1e9;
+  if (const std::string path = absl::GetFlag(FLAGS_json); !path.empty()) {
+    std::ofstream(path) << out.dump(2) << "\n";
+  }
   return 0;
 }
 

@@ -69,39 +69,41 @@ HWY_INLINE void AddScaled(float w, const float* HWY_RESTRICT v, size_t d, float*
   for (; i < d; ++i) out[i] += w * v[i];
 }
 
-// One (token, head): its scores over positions [0, position], softmax, weighted values.
-// The instruction sequence depends only on the position and the cached K/V, never on
-// the rest of the batch.
-void AttendOne(const float* qv, const AttentionQuery& query, size_t kvh, const PagedKvLayer& kv,
-               float scale, std::vector<float>& scores, float* o) {
+// One token, all heads: per head its scores over positions [0, position], softmax,
+// weighted values. Positions are the outer loop so each cached slot (all KV heads of a
+// position, contiguous) is read front to back once. Each head's instruction sequence
+// depends only on its query, the position and the cached K/V, never on the batch.
+void AttendToken(const float* q, const AttentionQuery& query, size_t heads, const PagedKvLayer& kv,
+                 float scale, std::vector<float>& scores, float* out) {
   const size_t d = kv.head_dim;
+  const size_t group = heads / kv.kv_heads;
   const size_t slot_stride = kv.kv_heads * d;
   const size_t length = static_cast<size_t>(query.position) + 1;
-  scores.resize(length);
+  scores.resize(heads * length);
   for (size_t p = 0; p < length; ++p) {
     const size_t block = static_cast<size_t>(query.block_table[p / kv.block_size]);
-    const float* kp = kv.k + (block * kv.block_size + p % kv.block_size) * slot_stride + kvh * d;
-    scores[p] = Dot(qv, kp, d) * scale;
+    const float* slot = kv.k + (block * kv.block_size + p % kv.block_size) * slot_stride;
+    for (size_t h = 0; h < heads; ++h) {
+      scores[h * length + p] = Dot(q + h * d, slot + (h / group) * d, d) * scale;
+    }
   }
-  Softmax(scores.data(), length);
-  std::fill(o, o + d, 0.0f);
+  for (size_t h = 0; h < heads; ++h) Softmax(scores.data() + h * length, length);
+  std::fill(out, out + heads * d, 0.0f);
   for (size_t p = 0; p < length; ++p) {
     const size_t block = static_cast<size_t>(query.block_table[p / kv.block_size]);
-    const float* vp = kv.v + (block * kv.block_size + p % kv.block_size) * slot_stride + kvh * d;
-    AddScaled(scores[p], vp, d, o);
+    const float* slot = kv.v + (block * kv.block_size + p % kv.block_size) * slot_stride;
+    for (size_t h = 0; h < heads; ++h) {
+      AddScaled(scores[h * length + p], slot + (h / group) * d, d, out + h * d);
+    }
   }
 }
 
 void AttendRange(const float* q, const AttentionQuery* queries, size_t heads,
                  const PagedKvLayer& kv, float scale, size_t begin, size_t end, float* out) {
-  const size_t d = kv.head_dim;
-  const size_t group = heads / kv.kv_heads;
+  const size_t width = heads * kv.head_dim;
   std::vector<float> scores;
-  for (size_t item = begin; item < end; ++item) {
-    const size_t t = item / heads;
-    const size_t h = item % heads;
-    AttendOne(q + (t * heads + h) * d, queries[t], h / group, kv, scale, scores,
-              out + (t * heads + h) * d);
+  for (size_t t = begin; t < end; ++t) {
+    AttendToken(q + t * width, queries[t], heads, kv, scale, scores, out + t * width);
   }
 }
 
@@ -117,7 +119,7 @@ HWY_EXPORT(AttendRange);
 void PagedAttention(ThreadPool& pool, const float* q, size_t num_tokens,
                     const AttentionQuery* queries, size_t heads, const PagedKvLayer& kv,
                     float scale, float* out) {
-  pool.ParallelFor(num_tokens * heads, 1, [&](size_t begin, size_t end) {
+  pool.ParallelFor(num_tokens, 1, [&](size_t begin, size_t end) {
     HWY_DYNAMIC_DISPATCH(AttendRange)(q, queries, heads, kv, scale, begin, end, out);
   });
 }

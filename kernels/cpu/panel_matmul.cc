@@ -126,8 +126,11 @@ void PanelGroup(const float* x, size_t n, const typename Panel::T* w, size_t k, 
   const size_t panel_stride = k * kPanelRows;
   alignas(64) float out[kMaxTileTokens * kPanelRows];
   static_assert(TileTokens(kPanels) * kPanels <= kMaxTileTokens);
-  for (size_t t0 = 0; t0 < n;) {
-    const size_t tokens = std::min(n - t0, TileTokens(kPanels));
+  // Tiles as even as possible (16 tokens: 8 + 8, not 12 + 4): a short tile has too few
+  // FMA chains to hide the FMA latency.
+  const size_t tiles = (n + TileTokens(kPanels) - 1) / TileTokens(kPanels);
+  for (size_t t0 = 0, tile_index = 0; t0 < n; ++tile_index) {
+    const size_t tokens = n / tiles + (tile_index < n % tiles ? 1 : 0);
     const TileFn<Panel> tile =
         PickTile<Panel, kPanels>(tokens, std::make_index_sequence<TileTokens(kPanels)>());
     tile(w + first_panel * panel_stride, panel_stride, x + t0 * k, k, out);
