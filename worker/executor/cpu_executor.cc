@@ -1,5 +1,7 @@
 #include "worker/executor/cpu_executor.h"
 
+#include <malloc.h>
+
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
@@ -21,6 +23,12 @@ absl::StatusOr<std::unique_ptr<CpuExecutor>> CpuExecutor::Create(const ExecutorO
   absl::StatusOr<LlamaWeights> weights =
       LoadLlamaWeights(checkpoint, shard, options.progress, WeightLayout::kPanels);
   if (!weights.ok()) return weights.status();
+
+  // From here on the rank allocates per-step buffers of up to a few vocab-sized rows
+  // (logits, sampler scratch): keep freed memory in the heap instead of returning it to
+  // the kernel, which made every decode step page-fault and zero those megabytes again.
+  mallopt(M_MMAP_THRESHOLD, 256 << 20);
+  mallopt(M_TRIM_THRESHOLD, 1 << 30);
 
   const ShardDims local = LocalDims(config, shard.world_size);
   const size_t block_bytes = KvCache::BlockBytes(config.num_hidden_layers, options.kv_block_size,

@@ -73,18 +73,23 @@ absl::StatusOr<std::vector<float>> LlamaModel::Forward(std::span<const SequenceI
             static_cast<float>(config_.rms_norm_eps), normed_.data() + r * hidden);
   }
   const size_t vl = local_.vocab;
-  std::vector<float> local_logits(rows * vl);
-  MatMul(*pool_, normed_.data(), rows, weights_.output_matrix().view(), local_logits.data());
   const size_t world = shard_.world_size;
-  std::vector<float> gathered(world * rows * vl);
-  if (absl::Status s = comm_->AllGather(local_logits.data(), local_logits.size(), gathered.data());
+  std::vector<float> logits(rows * config_.vocab_size);
+  if (world == 1) {
+    MatMul(*pool_, normed_.data(), rows, weights_.output_matrix().view(), logits.data());
+    return logits;
+  }
+  local_logits_.resize(rows * vl);
+  MatMul(*pool_, normed_.data(), rows, weights_.output_matrix().view(), local_logits_.data());
+  gathered_.resize(world * rows * vl);
+  if (absl::Status s =
+          comm_->AllGather(local_logits_.data(), local_logits_.size(), gathered_.data());
       !s.ok())
     return s;
-  std::vector<float> logits(rows * config_.vocab_size);
   for (size_t r = 0; r < rows; ++r) {
     for (size_t w = 0; w < world; ++w) {
       std::memcpy(logits.data() + r * config_.vocab_size + w * vl,
-                  gathered.data() + (w * rows + r) * vl, vl * sizeof(float));
+                  gathered_.data() + (w * rows + r) * vl, vl * sizeof(float));
     }
   }
   return logits;
@@ -108,18 +113,18 @@ absl::Status LlamaModel::Layer(size_t index, size_t n, const std::vector<Attenti
   qkv_.resize(n * qkv_width);
   MatMul(*pool_, normed_.data(), n, w.qkv.view(), qkv_.data());
   attn_.resize(n * q_width);
-  std::vector<float> q(n * q_width);
+  q_.resize(n * q_width);
   for (size_t t = 0; t < n; ++t) {
     float* row = qkv_.data() + t * qkv_width;
     rope_.Apply(row, local_.heads, positions[t]);
     rope_.Apply(row + q_width, local_.kv_heads, positions[t]);
-    std::memcpy(q.data() + t * q_width, row, q_width * sizeof(float));
+    std::memcpy(q_.data() + t * q_width, row, q_width * sizeof(float));
     std::memcpy(kv_cache_->KeySlot(index, slots[t].first, slots[t].second), row + q_width,
                 kv_width * sizeof(float));
     std::memcpy(kv_cache_->ValueSlot(index, slots[t].first, slots[t].second),
                 row + q_width + kv_width, kv_width * sizeof(float));
   }
-  PagedAttention(*pool_, q.data(), n, queries.data(), local_.heads, kv_cache_->Layer(index),
+  PagedAttention(*pool_, q_.data(), n, queries.data(), local_.heads, kv_cache_->Layer(index),
                  1.0f / std::sqrt(static_cast<float>(d)), attn_.data());
   proj_.resize(n * hidden);
   MatMul(*pool_, attn_.data(), n, w.o.view(), proj_.data());

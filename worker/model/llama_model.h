@@ -45,8 +45,10 @@ class LlamaModel {
   ThreadPool* pool_;
   RopeTable rope_;
 
-  // Activations, grown to the largest batch seen.
-  std::vector<float> hidden_, normed_, qkv_, attn_, proj_, gate_up_, act_;
+  // Activations and logits scratch, grown to the largest batch seen and kept: a step
+  // that allocated them afresh would page-fault and zero megabytes each time.
+  std::vector<float> hidden_, normed_, qkv_, q_, attn_, proj_, gate_up_, act_;
+  std::vector<float> local_logits_, gathered_;
 };
 
 }  // namespace dsm
