@@ -5,6 +5,7 @@
 #include <numeric>
 
 #include "absl/container/flat_hash_map.h"
+#include "kernels/cpu/softmax.h"
 
 namespace dsm {
 namespace {
@@ -16,16 +17,112 @@ uint64_t SplitMix64(uint64_t x) {
   return x ^ (x >> 31);
 }
 
-// Log-softmax normaliser of raw logits, for reported logprobs.
-double LogSumExp(std::span<const float> logits) {
-  const float max = *std::max_element(logits.begin(), logits.end());
-  double sum = 0.0;
-  for (float v : logits) sum += std::exp(static_cast<double>(v) - max);
-  return max + std::log(sum);
-}
-
 int32_t Argmax(const std::vector<float>& values) {
   return static_cast<int32_t>(std::max_element(values.begin(), values.end()) - values.begin());
+}
+
+// The last id with a positive probability (a rounding fallback for the id-order walk).
+size_t MaxIndexOfPositive(const std::vector<float>& probs) {
+  size_t last = 0;
+  for (size_t i = 0; i < probs.size(); ++i) {
+    if (probs[i] > 0) last = i;
+  }
+  return last;
+}
+
+// Token ids in the order the draw walks them, best first; ties broken by id.
+struct ByScore {
+  const std::vector<float>& scores;
+  bool operator()(int32_t a, int32_t b) const {
+    return scores[a] != scores[b] ? scores[a] > scores[b] : a < b;
+  }
+};
+
+// The `count` best ids, sorted (count <= scores.size()).
+std::vector<int32_t> BestIds(const std::vector<float>& scores, size_t count) {
+  std::vector<int32_t> ids(scores.size());
+  std::iota(ids.begin(), ids.end(), 0);
+  ByScore better{scores};
+  if (count < ids.size()) {
+    std::nth_element(ids.begin(), ids.begin() + count, ids.end(), better);
+    ids.resize(count);
+  }
+  std::sort(ids.begin(), ids.end(), better);
+  return ids;
+}
+
+// Temperature sampling with top-k, top-p and min-p, without sorting the vocabulary:
+// probabilities come from one vectorised pass; only the candidates a cut needs in order
+// (the top k, or a best-first prefix grown until it holds the top-p mass) are sorted.
+// When no cut applies the draw walks the whole vocabulary in id order.
+int32_t Draw(const std::vector<float>& scores, const SamplingParams& params, double uniform) {
+  const size_t vocab = scores.size();
+  const float max_score = MaxOf(scores.data(), vocab);
+  std::vector<float> probs(vocab);  // relative to the best token's, which is 1
+  const double total =
+      ExpShiftedSum(scores.data(), vocab, max_score, 1.0f / params.temperature, probs.data());
+
+  std::vector<int32_t> order;  // candidates best first; empty = all, in id order
+  if (params.top_k > 0 && static_cast<size_t>(params.top_k) < vocab) {
+    order = BestIds(scores, params.top_k);
+  }
+  if (params.top_p < 1.0f) {
+    // The smallest best-first prefix whose mass reaches top_p of the candidates' mass.
+    double mass = total;
+    if (!order.empty()) {
+      mass = 0.0;
+      for (int32_t id : order) mass += probs[id];
+    }
+    const double goal = params.top_p * mass;
+    for (size_t count = std::min<size_t>(256, vocab);; count = std::min(vocab, count * 8)) {
+      std::vector<int32_t> prefix =
+          order.empty()
+              ? BestIds(scores, count)
+              : std::vector<int32_t>(order.begin(), order.begin() + std::min(count, order.size()));
+      double cumulative = 0.0;
+      size_t cut = 0;
+      while (cut < prefix.size() && cumulative < goal) cumulative += probs[prefix[cut++]];
+      const bool complete =
+          cumulative >= goal || prefix.size() == (order.empty() ? vocab : order.size());
+      if (complete) {
+        prefix.resize(std::max<size_t>(cut, 1));
+        order = std::move(prefix);
+        break;
+      }
+    }
+  }
+  if (params.min_p > 0.0f) {
+    // Drop tokens less likely than min_p times the best (whose probability is 1 here).
+    if (order.empty()) {
+      for (size_t id = 0; id < vocab; ++id) {
+        if (probs[id] >= params.min_p) order.push_back(static_cast<int32_t>(id));
+      }
+      std::sort(order.begin(), order.end(), ByScore{scores});
+    } else {
+      size_t cut = 1;
+      while (cut < order.size() && probs[order[cut]] >= params.min_p) ++cut;
+      order.resize(cut);
+    }
+  }
+
+  if (order.empty()) {
+    const double target = uniform * total;
+    double cumulative = 0.0;
+    for (size_t id = 0; id < vocab; ++id) {
+      cumulative += probs[id];
+      if (target < cumulative) return static_cast<int32_t>(id);
+    }
+    return static_cast<int32_t>(MaxIndexOfPositive(probs));
+  }
+  double kept = 0.0;
+  for (int32_t id : order) kept += probs[id];
+  const double target = uniform * kept;
+  double cumulative = 0.0;
+  for (int32_t id : order) {
+    cumulative += probs[id];
+    if (target < cumulative) return id;
+  }
+  return order.back();
 }
 
 }  // namespace
@@ -64,54 +161,10 @@ SampleResult Sample(std::span<const float> logits, const SamplingParams& params,
   if (params.temperature == 0.0f) {
     result.token_id = Argmax(scores);
   } else {
-    // Candidates sorted by score, best first; ties broken by id for determinism.
-    std::vector<int32_t> order(vocab);
-    std::iota(order.begin(), order.end(), 0);
-    auto better = [&](int32_t a, int32_t b) {
-      return scores[a] != scores[b] ? scores[a] > scores[b] : a < b;
-    };
-    size_t keep = vocab;
-    if (params.top_k > 0 && static_cast<size_t>(params.top_k) < vocab) {
-      keep = params.top_k;
-      std::partial_sort(order.begin(), order.begin() + keep, order.end(), better);
-    } else {
-      std::sort(order.begin(), order.end(), better);
-    }
-    std::vector<double> probs(keep);
-    const double max_score = scores[order[0]];
-    double total = 0.0;
-    for (size_t i = 0; i < keep; ++i) {
-      probs[i] = std::exp((scores[order[i]] - max_score) / params.temperature);
-      total += probs[i];
-    }
-    // top-p: the smallest prefix whose mass reaches top_p (at least one token).
-    if (params.top_p < 1.0f) {
-      double cumulative = 0.0;
-      size_t cut = 0;
-      while (cut < keep && cumulative < params.top_p * total) cumulative += probs[cut++];
-      keep = std::max<size_t>(cut, 1);
-    }
-    // min-p: drop tokens less likely than min_p times the most likely one.
-    if (params.min_p > 0.0f) {
-      const double threshold = params.min_p * probs[0];
-      size_t cut = 1;
-      while (cut < keep && probs[cut] >= threshold) ++cut;
-      keep = cut;
-    }
-    total = std::accumulate(probs.begin(), probs.begin() + keep, 0.0);
-    const double target = UniformFromCounter(params.seed, draw_index) * total;
-    double cumulative = 0.0;
-    result.token_id = order[keep - 1];
-    for (size_t i = 0; i < keep; ++i) {
-      cumulative += probs[i];
-      if (target < cumulative) {
-        result.token_id = order[i];
-        break;
-      }
-    }
+    result.token_id = Draw(scores, params, UniformFromCounter(params.seed, draw_index));
   }
 
-  const double log_z = LogSumExp(logits);
+  const double log_z = LogSumExp(logits.data(), vocab);
   result.logprob = static_cast<float>(logits[result.token_id] - log_z);
   if (params.logprobs > 0) {
     const size_t n = std::min<size_t>(params.logprobs, vocab);

@@ -1,7 +1,11 @@
 #include "worker/sampler.h"
 
+#include <algorithm>
 #include <cmath>
 #include <map>
+#include <numeric>
+#include <random>
+#include <set>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -81,6 +85,56 @@ TEST(SamplerTest, TopPKeepsTheSmallestNucleus) {
   EXPECT_EQ(counts.size(), 2u);
   EXPECT_GT(counts[1], 0);
   EXPECT_GT(counts[4], 0);
+}
+
+// The nucleus of a vocabulary-sized row, by sorting everything (the definition).
+std::set<int32_t> ReferenceNucleus(const std::vector<float>& logits, float temperature, int top_k,
+                                   float top_p) {
+  std::vector<int32_t> order(logits.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::sort(order.begin(), order.end(), [&](int32_t a, int32_t b) {
+    return logits[a] != logits[b] ? logits[a] > logits[b] : a < b;
+  });
+  if (top_k > 0) order.resize(top_k);
+  std::vector<double> probs;
+  double total = 0;
+  for (int32_t id : order) {
+    probs.push_back(std::exp((logits[id] - logits[order[0]]) / temperature));
+    total += probs.back();
+  }
+  std::set<int32_t> kept;
+  double cumulative = 0;
+  for (size_t i = 0; i < order.size() && cumulative < top_p * total; ++i) {
+    cumulative += probs[i];
+    kept.insert(order[i]);
+  }
+  return kept;
+}
+
+// A flat 32000-entry row puts thousands of tokens in the nucleus, so the sampler's
+// best-first prefix must grow several times; every draw stays inside the nucleus and
+// the draws reach deep into it.
+TEST(SamplerTest, TopPOverALargeFlatVocabularyStaysInTheNucleus) {
+  std::mt19937 rng(3);
+  std::normal_distribution<float> dist(0.0f, 0.5f);
+  std::vector<float> logits(32000);
+  for (float& x : logits) x = dist(rng);
+  for (int top_k : {0, 3000}) {
+    SamplingParams p;
+    p.temperature = 1.0f;
+    p.top_p = 0.6f;
+    p.top_k = top_k;
+    p.seed = 11;
+    const std::set<int32_t> nucleus = ReferenceNucleus(logits, 1.0f, top_k, 0.6f);
+    ASSERT_GT(nucleus.size(), 1000u);
+    std::set<int32_t> drawn;
+    for (uint64_t i = 0; i < 400; ++i) {
+      const int32_t id = Sample(logits, p, {}, {}, i).token_id;
+      ASSERT_TRUE(nucleus.count(id)) << "token " << id << " (top_k " << top_k << ")";
+      drawn.insert(id);
+    }
+    EXPECT_GT(drawn.size(), 300u);
+  }
 }
 
 TEST(SamplerTest, MinPDropsUnlikelyTokens) {
