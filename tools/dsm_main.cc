@@ -22,6 +22,7 @@
 #include "coordinator/local_worker_group.h"
 #include "tools/client_commands.h"
 #include "tools/command_help.h"
+#include "tools/loadtest/loadtest_command.h"
 #include "tools/model_generator.h"
 #include "tools/run_command.h"
 #include "tools/serve_command.h"
@@ -346,6 +347,11 @@ int main(int argc, char** argv) {
   if (command == "generate") return dsm::GenerateMain();
   if (command == "chat") return dsm::ChatMain();
   if (command == "info") return dsm::InfoMain();
+  if (command == "loadtest") {
+    return dsm::LoadTestMain({absl::GetFlag(FLAGS_addr), absl::GetFlag(FLAGS_temperature),
+                              absl::GetFlag(FLAGS_seed), absl::GetFlag(FLAGS_ignore_eos),
+                              absl::GetFlag(FLAGS_timeout_s)});
+  }
   std::fprintf(stderr, "dsm: unknown command '%s'\n%s", command.c_str(),
                dsm::GeneralHelp().c_str());
   return 2;

@@ -102,6 +102,7 @@ void OpenAiHttpServer::Route() {
                   {"owned_by", "dsmserve"}};
     if (Coordinator* c = coordinator_.load()) {
       model["max_model_len"] = c->limits().context_length;
+      model["vocab_size"] = c->limits().vocab_size;  // extension: bounds token-id prompts
     }
     SendJson(res, 200, {{"object", "list"}, {"data", json::array({model})}});
   });

@@ -1,0 +1,54 @@
+#pragma once
+// What a load test sends: prompts from a JSONL file or synthetic token-id prompts whose
+// prompt and output lengths follow a distribution. Deterministic for a given seed.
+
+#include <cstdint>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace dsm::loadtest {
+
+// A length drawn per request: fixed (mean), uniform in [min, max], or normal(mean,
+// stddev) clamped to [min, max].
+struct LengthDistribution {
+  enum class Kind { kFixed, kUniform, kNormal };
+  Kind kind = Kind::kFixed;
+  double mean = 32, stddev = 0;
+  int min = 1, max = 1 << 20;
+
+  // Parses "fixed:N", "uniform:MIN:MAX" or "normal:MEAN:STDDEV[:MIN:MAX]".
+  static absl::StatusOr<LengthDistribution> Parse(const std::string& text);
+  int Draw(std::mt19937_64& rng) const;
+};
+
+struct RequestSpec {
+  std::string text;                // a text prompt, or
+  std::vector<int32_t> token_ids;  // a token-id prompt
+  int max_tokens = 0;
+};
+
+class Workload {
+ public:
+  // JSONL lines: {"prompt": "..."} or {"prompt_token_ids": [..]}, optional "max_tokens"
+  // (else drawn from `output`). Errors name the line.
+  static absl::StatusOr<Workload> FromJsonl(const std::string& path, LengthDistribution output,
+                                            uint64_t seed);
+  // Random token ids below `vocab` (ids 0-2 avoided: often special tokens).
+  static Workload Synthetic(LengthDistribution prompt, LengthDistribution output, int vocab,
+                            uint64_t seed);
+
+  // The i-th request (file prompts repeat in order; synthetic ones are drawn from i).
+  RequestSpec Request(uint64_t index) const;
+
+ private:
+  std::vector<RequestSpec> file_requests_;
+  bool synthetic_ = false;
+  LengthDistribution prompt_, output_;
+  int vocab_ = 0;
+  uint64_t seed_ = 0;
+};
+
+}  // namespace dsm::loadtest
