@@ -9,7 +9,7 @@ packages=(
   libabsl-dev libgtest-dev libgmock-dev libbenchmark-dev
   libgloo-dev libhwy-dev nlohmann-json3-dev libpcre2-dev libutf8proc-dev libcpp-httplib-dev
   prometheus-cpp-dev prometheus
-  clang-14 libclang-rt-14-dev curl
+  clang-14 libclang-rt-14-dev curl gnuplot-nox
 )
 
 missing=()

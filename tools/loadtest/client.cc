@@ -3,6 +3,7 @@
 #include <grpcpp/grpcpp.h>
 #include <httplib.h>
 
+#include <algorithm>
 #include <vector>
 
 #include "absl/strings/ascii.h"
@@ -218,7 +219,9 @@ absl::StatusOr<ServerInfo> QueryServer(const ClientOptions& options) {
     auto stub = v1::Inference::NewStub(
         grpc::CreateChannel(options.address, grpc::InsecureChannelCredentials()));
     grpc::ClientContext context;
-    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    context.set_deadline(
+        std::chrono::system_clock::now() +
+        std::chrono::milliseconds(static_cast<int64_t>(1e3 * std::min(10.0, options.timeout_s))));
     v1::ModelInfo model;
     grpc::Status s = stub->GetModelInfo(&context, v1::GetModelInfoRequest(), &model);
     if (!s.ok()) {
@@ -233,7 +236,7 @@ absl::StatusOr<ServerInfo> QueryServer(const ClientOptions& options) {
         absl::StrCat("--protocol must be grpc or http, got '", options.protocol, "'"));
   }
   httplib::Client client(absl::StrCat("http://", options.address));
-  client.set_connection_timeout(10, 0);
+  client.set_connection_timeout(static_cast<time_t>(std::min(10.0, options.timeout_s)), 0);
   httplib::Result models = client.Get("/v1/models");
   if (!models || models->status != 200) {
     return absl::UnavailableError(absl::StrCat(
