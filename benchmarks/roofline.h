@@ -7,8 +7,8 @@
 
 namespace dsm {
 
-// Bytes per second that `pool` reads from a 1 GiB buffer with vector loads (best of
-// `repeats`).
+// Bytes per second that `pool` reads from a 1 GiB buffer with vector loads (the best of
+// `repeats` runs of each of several stream counts).
 double MeasureReadBandwidth(ThreadPool& pool, int repeats = 5);
 
 // fp32 FLOP per second (an FMA counts 2) of independent vector FMA chains on every
