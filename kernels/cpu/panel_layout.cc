@@ -15,34 +15,40 @@ size_t PanelSlot(DType dtype, size_t row_in_panel) {
   return row_in_panel < kHalf ? 2 * row_in_panel : 2 * (row_in_panel - kHalf) + 1;
 }
 
-void PackRow(const void* row_data, DType dtype, size_t cols, size_t row, void* packed) {
-  const size_t elem = DTypeSize(dtype);
-  const auto* src = static_cast<const uint8_t*>(row_data);
-  uint8_t* dst = static_cast<uint8_t*>(packed) + (row / kPanelRows) * kPanelRows * cols * elem +
-                 PanelSlot(dtype, row % kPanelRows) * elem;
-  const size_t stride = kPanelRows * elem;
-  if (elem == 2) {
-    for (size_t k = 0; k < cols; ++k) std::memcpy(dst + k * stride, src + 2 * k, 2);
-  } else {
-    for (size_t k = 0; k < cols; ++k) std::memcpy(dst + k * stride, src + 4 * k, 4);
+namespace {
+template <typename T>
+void PackRowsAs(const std::vector<const void*>& rows, DType dtype, size_t cols, T* packed) {
+  for (size_t panel = 0; panel < PanelCount(rows.size()); ++panel) {
+    const T* src[kPanelRows] = {};
+    size_t slot[kPanelRows];
+    for (size_t r = 0; r < kPanelRows; ++r) {
+      const size_t row = panel * kPanelRows + r;
+      src[r] = row < rows.size() ? static_cast<const T*>(rows[row]) : nullptr;
+      slot[r] = PanelSlot(dtype, r);
+    }
+    T* dst = packed + panel * kPanelRows * cols;
+    for (size_t k = 0; k < cols; ++k, dst += kPanelRows) {
+      for (size_t r = 0; r < kPanelRows; ++r) dst[slot[r]] = src[r] ? src[r][k] : T{0};
+    }
   }
 }
+}  // namespace
 
-void ZeroPanelPadding(DType dtype, size_t rows, size_t cols, void* packed) {
-  const size_t elem = DTypeSize(dtype);
-  for (size_t row = rows; row < PanelCount(rows) * kPanelRows; ++row) {
-    uint8_t* dst = static_cast<uint8_t*>(packed) + (row / kPanelRows) * kPanelRows * cols * elem +
-                   PanelSlot(dtype, row % kPanelRows) * elem;
-    for (size_t k = 0; k < cols; ++k) std::memset(dst + k * kPanelRows * elem, 0, elem);
+void PackRows(const std::vector<const void*>& rows, DType dtype, size_t cols, void* packed) {
+  if (DTypeSize(dtype) == 2) {
+    PackRowsAs(rows, dtype, cols, static_cast<uint16_t*>(packed));
+  } else {
+    PackRowsAs(rows, dtype, cols, static_cast<uint32_t*>(packed));
   }
 }
 
 void PackPanels(const void* row_major, DType dtype, size_t rows, size_t cols, void* packed) {
   const size_t row_bytes = cols * DTypeSize(dtype);
+  std::vector<const void*> pointers(rows);
   for (size_t row = 0; row < rows; ++row) {
-    PackRow(static_cast<const uint8_t*>(row_major) + row * row_bytes, dtype, cols, row, packed);
+    pointers[row] = static_cast<const uint8_t*>(row_major) + row * row_bytes;
   }
-  ZeroPanelPadding(dtype, rows, cols, packed);
+  PackRows(pointers, dtype, cols, packed);
 }
 
 }  // namespace dsm

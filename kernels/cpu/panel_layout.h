@@ -6,6 +6,7 @@
 // Weights are repacked into it once, at load; the last panel is padded with zeros.
 
 #include <cstddef>
+#include <vector>
 
 #include "common/dtype.h"
 
@@ -25,11 +26,9 @@ size_t PanelBytes(DType dtype, size_t rows, size_t cols);
 // a word widens to f32 with one shift or one mask; f32 and f16 keep row order.
 size_t PanelSlot(DType dtype, size_t row_in_panel);
 
-// Writes one row (cols elements) of a matrix into its place in `packed`.
-void PackRow(const void* row_data, DType dtype, size_t cols, size_t row, void* packed);
-
-// Zeroes the padding rows [rows, PanelCount(rows) * kPanelRows) of the last panel.
-void ZeroPanelPadding(DType dtype, size_t rows, size_t cols, void* packed);
+// Packs a whole matrix given a pointer to each of its rows (row-major data, cols
+// elements each), padding included: one pass that writes `packed` front to back.
+void PackRows(const std::vector<const void*>& rows, DType dtype, size_t cols, void* packed);
 
 // Repacks a row-major rows x cols matrix into `packed` (PanelBytes long).
 void PackPanels(const void* row_major, DType dtype, size_t rows, size_t cols, void* packed);

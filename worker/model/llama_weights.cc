@@ -54,21 +54,28 @@ class ShardLoader {
           absl::StrCat("out of memory: ", m.num_bytes(), " bytes for ", slices[0].name));
     }
     uint8_t* dst = m.bytes.get();
+    std::vector<const void*> row_sources;  // panel layout: packed once all are known
     size_t row = 0;
     for (size_t i = 0; i < slices.size(); ++i) {
       const Slice& s = slices[i];
       for (int64_t r = 0; r < s.row_count; ++r, ++row) {
         const uint8_t* src = views[i]->data + ((s.row_begin + r) * s.cols + s.col_begin) * elem;
         if (layout == WeightLayout::kPanels) {
-          PackRow(src, m.dtype, m.cols, row, dst);
+          row_sources.push_back(src);
         } else {
           std::memcpy(dst + row * m.cols * elem, src, s.col_count * elem);
         }
       }
-      checkpoint_.Release(*views[i]);
-      Advance(s.row_count * s.col_count * elem);
+      if (layout == WeightLayout::kRowMajor) {
+        checkpoint_.Release(*views[i]);
+        Advance(s.row_count * s.col_count * elem);
+      }
     }
-    if (layout == WeightLayout::kPanels) ZeroPanelPadding(m.dtype, m.rows, m.cols, dst);
+    if (layout == WeightLayout::kPanels) {
+      PackRows(row_sources, m.dtype, m.cols, dst);
+      for (const TensorView* view : views) checkpoint_.Release(*view);
+      Advance(m.rows * m.cols * elem);
+    }
     return m;
   }
 
