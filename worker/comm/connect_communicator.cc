@@ -1,6 +1,7 @@
 #include "worker/comm/connect_communicator.h"
 
 #include "worker/comm/gloo_communicator.h"
+#include "worker/comm/shared_memory_communicator.h"
 #ifdef DSM_HAVE_CUDA
 #include "worker/cuda/nccl_communicator.h"
 #endif
@@ -38,7 +39,10 @@ absl::StatusOr<std::unique_ptr<Communicator>> ConnectCommunicator(const CommSpec
   options.connect_timeout = spec.connect_timeout;
   absl::StatusOr<std::unique_ptr<GlooCommunicator>> gloo = GlooCommunicator::Connect(options);
   if (!gloo.ok()) return gloo.status();
-  return std::unique_ptr<Communicator>(*std::move(gloo));
+  // Ranks on one host exchange activations through shared memory; Gloo stays for ranks
+  // on different hosts and for buffers larger than a slot.
+  return SharedMemoryCommunicator::Attach(std::unique_ptr<Communicator>(*std::move(gloo)),
+                                          spec.timeout);
 }
 
 }  // namespace dsm
