@@ -119,7 +119,10 @@ absl::StatusOr<std::unique_ptr<Communicator>> SharedMemoryCommunicator::Attach(
   int fd = -1;
   if (rank == 0) {
     fd = shm_open(name.c_str(), O_CREAT | O_EXCL | O_RDWR, 0600);
-    if (fd >= 0 && ftruncate(fd, static_cast<off_t>(bytes)) != 0) {
+    // Reserve the pages now: /dev/shm is often small (64 MiB in a container by default),
+    // and touching a page of a sparse segment that does not fit would raise SIGBUS.
+    if (fd >= 0 && (ftruncate(fd, static_cast<off_t>(bytes)) != 0 ||
+                    posix_fallocate(fd, 0, static_cast<off_t>(bytes)) != 0)) {
       close(fd);
       shm_unlink(name.c_str());
       fd = -1;

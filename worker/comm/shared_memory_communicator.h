@@ -25,7 +25,8 @@ class SharedMemoryCommunicator : public Communicator {
   // Returns a shared-memory communicator over `gloo` when every rank of the group runs
   // on this host (same boot, and the same IPC, PID and network namespaces), else `gloo`
   // unchanged. Collective: every rank of the group must call it. DSM_SHARED_MEMORY_COMM=0
-  // in the environment keeps Gloo.
+  // in the environment keeps Gloo, and so does a /dev/shm too small for the segment
+  // (2 x world x 4 MiB).
   static absl::StatusOr<std::unique_ptr<Communicator>> Attach(std::unique_ptr<Communicator> gloo,
                                                               std::chrono::milliseconds timeout);
   ~SharedMemoryCommunicator() override;
