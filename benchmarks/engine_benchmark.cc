@@ -263,6 +263,21 @@ int Main() {
                 bandwidth_after / 1e9, fma_after / 1e9);
     out["read_bandwidth_after_GBps"] = bandwidth_after / 1e9;
     out["fma_peak_after_GFLOPps"] = fma_after / 1e9;
+    // The targets' ratios, against the better of the two measurements of each limit.
+    const double best_bandwidth = std::max(bandwidth, bandwidth_after);
+    const double best_peak = std::max(fma_peak, fma_after);
+    std::printf(
+        "against the run's best limits (%.1f GB/s, %.1f GFLOP/s): prefill %.0f%% of the FMA "
+        "peak",
+        best_bandwidth / 1e9, best_peak / 1e9, 100 * prefill_flops / best_peak);
+    if (batch1_tps > 0) {
+      std::printf(", batch-1 decode %.0f%% of the read bandwidth",
+                  100 * batch1_tps * streamed_bytes / best_bandwidth);
+    }
+    std::printf("\n");
+    out["prefill_fraction_of_best_fma_peak"] = prefill_flops / best_peak;
+    out["batch1_fraction_of_best_bandwidth"] =
+        batch1_tps > 0 ? batch1_tps * streamed_bytes / best_bandwidth : 0;
   }
   std::printf("peak RSS %.2f GB\n", PeakResidentBytes() / 1e9);
   out["peak_rss_GB"] = PeakResidentBytes() / 1e9;
