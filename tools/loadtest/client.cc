@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -19,10 +20,6 @@ namespace dsm::loadtest {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-double Since(Clock::time_point t) {
-  return std::chrono::duration<double>(Clock::now() - t).count();
-}
 
 // Records chunk arrival times: the first gives the time to first token, the others the
 // gaps between chunks.
@@ -86,27 +83,10 @@ class GrpcClient : public LoadClient {
       r.prompt_tokens = response.usage().prompt_tokens();
       r.output_tokens = response.usage().completion_tokens();
     }
-    r.e2e_s = Since(sent);
+    r.e2e_s = SecondsSince(sent);
     if (!status.ok()) {
-      static const char* const kNames[] = {"OK",
-                                           "CANCELLED",
-                                           "UNKNOWN",
-                                           "INVALID_ARGUMENT",
-                                           "DEADLINE_EXCEEDED",
-                                           "NOT_FOUND",
-                                           "ALREADY_EXISTS",
-                                           "PERMISSION_DENIED",
-                                           "RESOURCE_EXHAUSTED",
-                                           "FAILED_PRECONDITION",
-                                           "ABORTED",
-                                           "OUT_OF_RANGE",
-                                           "UNIMPLEMENTED",
-                                           "INTERNAL",
-                                           "UNAVAILABLE",
-                                           "DATA_LOSS",
-                                           "UNAUTHENTICATED"};
-      const int code = status.error_code();
-      r.status = code >= 0 && code <= 16 ? kNames[code] : absl::StrCat("code ", code);
+      // gRPC's codes are absl's, so the names match the server's logs and metrics.
+      r.status = absl::StatusCodeToString(static_cast<absl::StatusCode>(status.error_code()));
       r.error = status.error_message();
     }
     return r;
@@ -181,7 +161,7 @@ class HttpClient : public LoadClient {
     httplib::Response response;
     httplib::Error error = httplib::Error::Success;
     const bool sent_ok = client_.send(request, response, error);
-    r.e2e_s = Since(sent);
+    r.e2e_s = SecondsSince(sent);
     if (!sent_ok) {
       r.status = "HTTP connection error";
       r.error = httplib::to_string(error);

@@ -14,10 +14,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-double Since(Clock::time_point t) {
-  return std::chrono::duration<double>(Clock::now() - t).count();
-}
-
 // Shared state of one run: the next request index, the records, the stop rule.
 class RunState {
  public:
@@ -27,7 +23,7 @@ class RunState {
 
   // The index of the next request to send, or -1 when the run is over.
   int64_t Claim() {
-    if (options_.duration_s > 0 && Since(start_) >= options_.duration_s) return -1;
+    if (options_.duration_s > 0 && SecondsSince(start_) >= options_.duration_s) return -1;
     const int64_t index = next_.fetch_add(1);
     if (options_.requests > 0 && index >= options_.requests) return -1;
     return index;
@@ -42,7 +38,7 @@ class RunState {
 
   void PrintProgress(int in_flight) {
     absl::MutexLock lock(&mu_);
-    const double t = Since(start_);
+    const double t = SecondsSince(start_);
     std::fprintf(stderr, "\r  %6.1f s  %6zu done  %4lld failed  %4d in flight  %8.1f tokens/s ", t,
                  records_.size(), static_cast<long long>(failed_), in_flight,
                  t > 0 ? tokens_ / t : 0.0);
@@ -149,7 +145,7 @@ RunResult RunLoad(const RunOptions& options, const Workload& workload,
     std::fprintf(stderr, "\n");
   }
   RunResult result;
-  result.duration_s = Since(state.start());
+  result.duration_s = SecondsSince(state.start());
   result.records = state.TakeRecords();
   return result;
 }

@@ -2,6 +2,7 @@
 // What one request did, and the summary of a run: throughput, latency percentiles,
 // goodput under latency objectives, errors by status code.
 
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <string>
@@ -10,6 +11,11 @@
 #include "nlohmann/json.hpp"
 
 namespace dsm::loadtest {
+
+// Seconds from `start` until now, on the steady clock every record is timed with.
+inline double SecondsSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
 
 struct RequestRecord {
   std::string status = "OK";  // gRPC status code name, or "HTTP 503" and the like
