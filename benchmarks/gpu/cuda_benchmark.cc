@@ -33,7 +33,9 @@ ABSL_FLAG(int, prompt, 128, "prompt tokens per sequence (prefill)");
 ABSL_FLAG(int, decode_steps, 64, "timed decode steps per batch size");
 ABSL_FLAG(int, max_step_tokens, 8192, "tokens per prefill step (chunked prefill)");
 ABSL_FLAG(bool, cuda_graphs, true, "replay decode steps as CUDA graphs");
-ABSL_FLAG(bool, custom_gemv, true, "bf16: own GEMV kernel for steps of <= 8 tokens");
+ABSL_FLAG(bool, custom_gemv, true, "bf16: own GEMV kernel for 1-token steps");
+ABSL_FLAG(std::string, gemv_kernel, "rows4",
+          "which GEMV kernel: warp, rows1, rows2, rows4, rows8 (+ -cs: streaming loads)");
 ABSL_FLAG(std::string, out, "", "JSON lines output (one object per batch size)");
 
 namespace dsm {
@@ -84,6 +86,7 @@ int Main() {
   options.max_step_tokens = std::max(absl::GetFlag(FLAGS_max_step_tokens), max_batch);
   options.cuda_graphs = absl::GetFlag(FLAGS_cuda_graphs);
   options.custom_gemv = absl::GetFlag(FLAGS_custom_gemv);
+  options.gemv_kernel = absl::GetFlag(FLAGS_gemv_kernel);
   SingleRankCommunicator comm;
   const auto load_start = std::chrono::steady_clock::now();
   absl::StatusOr<std::unique_ptr<ModelExecutor>> executor =
@@ -200,6 +203,7 @@ int Main() {
                           {"host_sampling_step_ms", host_step_ms},
                           {"cuda_graphs", options.cuda_graphs},
                           {"custom_gemv", options.custom_gemv},
+                          {"gemv_kernel", options.gemv_kernel},
                           {"precision", options.cuda_precision},
                           {"weight_bytes", info.weight_bytes}};
       out << j.dump() << "\n";

@@ -6,6 +6,7 @@
 
 #include "kernels/cuda/kernel_math.h"
 #include "kernels/cuda/llama_kernels.h"
+#include "kernels/cuda/warp_reduce.cuh"
 
 namespace dsm::cuda {
 namespace {
@@ -25,11 +26,6 @@ __device__ __forceinline__ float FromFloat<float>(float x) {
 template <>
 __device__ __forceinline__ __nv_bfloat16 FromFloat<__nv_bfloat16>(float x) {
   return __float2bfloat16_rn(x);
-}
-
-__device__ __forceinline__ float WarpSum(float v) {
-  for (int offset = 16; offset > 0; offset /= 2) v += __shfl_xor_sync(0xffffffffu, v, offset);
-  return v;
 }
 
 // Sum over the thread block (blockDim.x a multiple of 32, at most 1024).
@@ -375,87 +371,6 @@ __global__ void SiluMulKernel(const T* gate_up, int64_t n, int width, T* out) {
   }
 }
 
-// kSplit warps per output row, each over a kSplit-th of k; each lane reads 8 weights
-// (16 bytes) at a time and the matching 8 values of every token's activations. Splitting
-// k keeps enough loads in flight when a matrix has few rows (o_proj, down_proj).
-template <int kTokens, int kSplit, typename Out>
-__global__ void GemvBf16Kernel(const __nv_bfloat16* __restrict__ x,
-                               const __nv_bfloat16* __restrict__ w, int m, int k,
-                               Out* __restrict__ y) {
-  constexpr int kWarps = 4, kRowsPerBlock = kWarps / kSplit;
-  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-  const int row = blockIdx.x * kRowsPerBlock + warp / kSplit;
-  const int part = warp % kSplit;
-  const int chunks = k / 8;
-  float acc[kTokens];
-#pragma unroll
-  for (int t = 0; t < kTokens; ++t) acc[t] = 0.0f;
-  if (row < m) {
-    const uint4* w_row = reinterpret_cast<const uint4*>(w + static_cast<int64_t>(row) * k);
-#pragma unroll 4
-    for (int c = part * 32 + lane; c < chunks; c += 32 * kSplit) {
-      const uint4 wv = __ldg(w_row + c);
-      const __nv_bfloat162* wp = reinterpret_cast<const __nv_bfloat162*>(&wv);
-      float2 wf[4];
-#pragma unroll
-      for (int j = 0; j < 4; ++j) wf[j] = __bfloat1622float2(wp[j]);
-#pragma unroll
-      for (int t = 0; t < kTokens; ++t) {
-        const uint4 xv = __ldg(reinterpret_cast<const uint4*>(x + static_cast<int64_t>(t) * k) + c);
-        const __nv_bfloat162* xp = reinterpret_cast<const __nv_bfloat162*>(&xv);
-#pragma unroll
-        for (int j = 0; j < 4; ++j) {
-          const float2 xf = __bfloat1622float2(xp[j]);
-          acc[t] = fmaf(wf[j].x, xf.x, acc[t]);
-          acc[t] = fmaf(wf[j].y, xf.y, acc[t]);
-        }
-      }
-    }
-  }
-  __shared__ float partial[kWarps][kTokens];
-#pragma unroll
-  for (int t = 0; t < kTokens; ++t) {
-    const float sum = WarpSum(acc[t]);
-    if (lane == 0) partial[warp][t] = sum;
-  }
-  __syncthreads();
-  if (row >= m || part != 0 || lane >= kTokens) return;
-  float sum = 0.0f;
-#pragma unroll
-  for (int p = 0; p < kSplit; ++p) sum += partial[warp + p][lane];
-  if constexpr (std::is_same_v<Out, float>) {
-    y[static_cast<int64_t>(lane) * m + row] = sum;
-  } else {
-    y[static_cast<int64_t>(lane) * m + row] = __float2bfloat16_rn(sum);
-  }
-}
-
-template <int kTokens, int kSplit>
-void LaunchGemvSplit(const __nv_bfloat16* x, const __nv_bfloat16* w, int m, int k, void* y,
-                     bool y_f32, cudaStream_t stream) {
-  constexpr int kRowsPerBlock = 4 / kSplit;
-  const int blocks = (m + kRowsPerBlock - 1) / kRowsPerBlock;
-  if (y_f32) {
-    GemvBf16Kernel<kTokens, kSplit, float>
-        <<<blocks, 128, 0, stream>>>(x, w, m, k, static_cast<float*>(y));
-  } else {
-    GemvBf16Kernel<kTokens, kSplit, __nv_bfloat16>
-        <<<blocks, 128, 0, stream>>>(x, w, m, k, static_cast<__nv_bfloat16*>(y));
-  }
-}
-
-// Fewer than ~16k rows: split k over 2 or 4 warps per row.
-template <int kTokens>
-void LaunchGemv(const __nv_bfloat16* x, const __nv_bfloat16* w, int m, int k, void* y, bool y_f32,
-                cudaStream_t stream) {
-  if (m <= 8192 && k >= 2048) {
-    LaunchGemvSplit<kTokens, 4>(x, w, m, k, y, y_f32, stream);
-  } else if (m <= 16384 && k >= 1024) {
-    LaunchGemvSplit<kTokens, 2>(x, w, m, k, y, y_f32, stream);
-  } else {
-    LaunchGemvSplit<kTokens, 1>(x, w, m, k, y, y_f32, stream);
-  }
-}
 
 template <typename T>
 __global__ void GatherRowsKernel(const T* src, const int32_t* rows, int dim, T* dst) {
@@ -560,39 +475,6 @@ void SiluMul(const T* gate_up, int n, int width, T* out, cudaStream_t stream) {
   const size_t total = static_cast<size_t>(n) * width;
   if (total == 0) return;
   SiluMulKernel<T><<<Blocks(total, 256), 256, 0, stream>>>(gate_up, n, width, out);
-}
-
-bool GemvBf16(const __nv_bfloat16* x, int n, const __nv_bfloat16* w, int m, int k, void* y,
-              bool y_f32, cudaStream_t stream) {
-  const auto aligned = [](const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; };
-  if (n < 1 || n > kMaxGemvTokens || k % 8 != 0 || !aligned(x) || !aligned(w)) return false;
-  switch (n) {
-    case 1:
-      LaunchGemv<1>(x, w, m, k, y, y_f32, stream);
-      break;
-    case 2:
-      LaunchGemv<2>(x, w, m, k, y, y_f32, stream);
-      break;
-    case 3:
-      LaunchGemv<3>(x, w, m, k, y, y_f32, stream);
-      break;
-    case 4:
-      LaunchGemv<4>(x, w, m, k, y, y_f32, stream);
-      break;
-    case 5:
-      LaunchGemv<5>(x, w, m, k, y, y_f32, stream);
-      break;
-    case 6:
-      LaunchGemv<6>(x, w, m, k, y, y_f32, stream);
-      break;
-    case 7:
-      LaunchGemv<7>(x, w, m, k, y, y_f32, stream);
-      break;
-    default:
-      LaunchGemv<8>(x, w, m, k, y, y_f32, stream);
-      break;
-  }
-  return true;
 }
 
 template <typename T>

@@ -64,14 +64,6 @@ void PagedAttention(const T* q, int n, const int32_t* positions, const int32_t* 
 template <typename T>
 void SiluMul(const T* gate_up, int n, int width, T* out, cudaStream_t stream);
 
-// y[n, m] = x[n, k] · W[m, k]ᵀ for bf16 x and W and few tokens (n <= kMaxGemvTokens),
-// fp32 accumulation, y bf16 or f32: decode is a stream over the weights, and one warp
-// per output row with 16-byte loads reads them near the memory bandwidth. Needs k % 8
-// == 0 and 16-byte aligned rows; returns false (nothing launched) otherwise.
-constexpr int kMaxGemvTokens = 8;
-bool GemvBf16(const __nv_bfloat16* x, int n, const __nv_bfloat16* w, int m, int k, void* y,
-              bool y_f32, cudaStream_t stream);
-
 // dst[r] = src[rows[r]] for `count` rows of `dim` elements.
 template <typename T>
 void GatherRows(const T* src, const int32_t* rows, int count, int dim, T* dst, cudaStream_t stream);

@@ -19,6 +19,7 @@
 #include "kernels/cpu/ops.h"
 #include "kernels/cpu/thread_pool.h"
 #include "kernels/cuda/cublaslt_gemm.h"
+#include "kernels/cuda/gemv.h"
 #include "kernels/cuda/kernel_math.h"
 #include "kernels/cuda/llama_kernels.h"
 #include "tests/cuda/cuda_test_env.h"
@@ -317,12 +318,14 @@ TYPED_TEST(CudaKernelsTest, CublasLtGemm) {
   }
 }
 
-// The decode GEMV (bf16, 1..8 tokens) against the CPU MatMul of the same values.
-TEST(CudaGemvTest, MatchesTheCpuForEveryTokenCount) {
+// The decode GEMVs (bf16, 1..8 tokens, every kernel variant) against the CPU MatMul of
+// the same values.
+TEST(CudaGemvTest, MatchesTheCpuForEveryTokenCountAndKernel) {
   DSM_REQUIRE_CUDA_DEVICES(1);
   ThreadPool pool(2);
-  // Shapes that take each k split (4, 2 and 1 warps per row).
-  for (auto [m, k] : {std::pair{300, 2048}, std::pair{300, 1024}, std::pair{20000, 256}}) {
+  // Shapes that take each k split of the warp kernel (4, 2 and 1 warps per row), rows
+  // that no block size divides, and k with a partial last pass of the block kernels.
+  for (auto [m, k] : {std::pair{300, 2048}, std::pair{301, 1032}, std::pair{20000, 256}}) {
     std::vector<float> w = RoundBf16(Random(m * k, 60, 0.05f));
     for (int n = 1; n <= cuda::kMaxGemvTokens; ++n) {
       std::vector<float> x = RoundBf16(Random(n * k, 61 + n));
@@ -332,19 +335,26 @@ TEST(CudaGemvTest, MatchesTheCpuForEveryTokenCount) {
              expected.data());
       Device<__nv_bfloat16> dx(x), dw(w), dy(n * m);
       Device<float> df(n * m);
-      ASSERT_TRUE(cuda::GemvBf16(dx.get(), n, dw.get(), m, k, dy.get(), false, nullptr));
-      ASSERT_TRUE(cuda::GemvBf16(dx.get(), n, dw.get(), m, k, df.get(), true, nullptr));
-      const std::string what =
-          "gemv m=" + std::to_string(m) + " k=" + std::to_string(k) + " n=" + std::to_string(n);
-      ExpectClose<__nv_bfloat16>(dy.Download(), expected, what);
-      ExpectClose<float>(df.Download(), expected, what + " f32");
+      for (const char* name : {"warp", "rows1", "rows2", "rows4", "rows8", "rows4-cs"}) {
+        cuda::GemvKernel kernel;
+        ASSERT_TRUE(cuda::ParseGemvKernel(name, &kernel)) << name;
+        ASSERT_TRUE(cuda::GemvBf16(dx.get(), n, dw.get(), m, k, dy.get(), false, nullptr, kernel));
+        ASSERT_TRUE(cuda::GemvBf16(dx.get(), n, dw.get(), m, k, df.get(), true, nullptr, kernel));
+        const std::string what = std::string(name) + " m=" + std::to_string(m) +
+                                 " k=" + std::to_string(k) + " n=" + std::to_string(n);
+        ExpectClose<__nv_bfloat16>(dy.Download(), expected, what);
+        ExpectClose<float>(df.Download(), expected, what + " f32");
+      }
     }
   }
-  // Shapes it cannot take are declined, not mis-computed.
+  // Shapes it cannot take are declined, not mis-computed; unknown names are refused.
   const int m = 300, k = 1024;
   Device<__nv_bfloat16> x(9 * k), y(9 * m), w9(m * k);
   EXPECT_FALSE(cuda::GemvBf16(x.get(), 9, w9.get(), m, k, y.get(), false, nullptr));
   EXPECT_FALSE(cuda::GemvBf16(x.get(), 1, w9.get(), m, k - 4, y.get(), false, nullptr));
+  cuda::GemvKernel kernel;
+  EXPECT_FALSE(cuda::ParseGemvKernel("rows3", &kernel));
+  EXPECT_FALSE(cuda::ParseGemvKernel("-cs", &kernel));
 }
 
 // Device greedy sampling over an all-gathered logits layout equals std::max_element and

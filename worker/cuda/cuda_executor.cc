@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/shard_spec.h"
 #include "kernels/cuda/cublaslt_gemm.h"
+#include "kernels/cuda/gemv.h"
 #include "kernels/cuda/kernel_math.h"
 #include "kernels/cuda/llama_kernels.h"
 #include "worker/cuda/device_buffer.h"
@@ -105,6 +106,11 @@ class CudaExecutorImpl : public ModelExecutor {
     }
     if (options_.max_step_tokens <= 0) {
       return absl::InvalidArgumentError("--max-step-tokens must be > 0");
+    }
+    if (!cuda::ParseGemvKernel(options_.gemv_kernel, &gemv_kernel_)) {
+      return absl::InvalidArgumentError(absl::StrCat("unknown GEMV kernel '", options_.gemv_kernel,
+                                                     "' (warp, rows1, rows2, rows4, rows8, "
+                                                     "optionally with -cs)"));
     }
     if (!(options_.gpu_memory_fraction > 0.0 && options_.gpu_memory_fraction <= 1.0)) {
       return absl::InvalidArgumentError(absl::StrCat(
@@ -506,7 +512,7 @@ class CudaExecutorImpl : public ModelExecutor {
     if constexpr (!std::is_same_v<T, float>) {
       if (options_.custom_gemv && n <= kGemvMaxTokens &&
           cuda::GemvBf16(static_cast<const T*>(x), n, w.buffer.template get<T>(), w.rows, w.cols, y,
-                         y_f32, stream_)) {
+                         y_f32, stream_, gemv_kernel_)) {
         return absl::OkStatus();
       }
     }
@@ -657,6 +663,7 @@ class CudaExecutorImpl : public ModelExecutor {
   PinnedBuffer host_logits_, host_metadata_;
   DeviceBuffer greedy_;  // ids [max_seqs_] then logprobs [max_seqs_]
   PinnedBuffer host_greedy_;
+  cuda::GemvKernel gemv_kernel_;
   size_t metadata_bytes_ = 0;
 
   size_t block_elements_ = 0;  // one block of K (or V) in one layer

@@ -33,7 +33,8 @@ struct ExecutorOptions {
   std::string cuda_precision = "bf16";  // "bf16" (activations + KV) or "fp32" (exact)
   int max_step_tokens = 8192;           // activation buffers reserved for this many tokens
   bool cuda_graphs = true;              // replay captured decode steps
-  bool custom_gemv = true;              // bf16: own GEMV kernel for steps of <= 8 tokens
+  bool custom_gemv = true;              // bf16: own GEMV kernel for 1-token steps
+  std::string gemv_kernel = "rows4";    // which one (kernels/cuda/gemv.h: ParseGemvKernel)
 };
 
 struct ExecutorInfo {
