@@ -72,6 +72,7 @@ absl::StatusOr<std::unique_ptr<LocalWorkerGroup>> LocalWorkerGroup::Launch(
         "--backend=" + o.backend,
         "--precision=" + o.precision,
         absl::StrCat("--gpu_memory_fraction=", o.gpu_memory_fraction),
+        absl::StrCat("--device_sampling=", o.device_sampling ? "true" : "false"),
         absl::StrCat("--cuda_device=", o.first_cuda_device + rank),
         absl::StrCat("--max_sequences=", o.max_sequences),
         absl::StrCat("--parent_pid=", getpid())};

@@ -25,6 +25,7 @@ struct WorkerGroupOptions {
   std::string backend = "cpu";       // "cpu" or "cuda"
   std::string precision = "bf16";    // cuda: bf16 or fp32
   double gpu_memory_fraction = 0.9;  // cuda
+  bool device_sampling = true;       // cuda: sample from device summaries of the logits
   int first_cuda_device = 0;         // cuda: rank r uses device first_cuda_device + r
   int max_sequences = 256;           // sequences one step may hold (the scheduler's max running)
   std::chrono::seconds start_timeout{600};       // loading 7B weights takes a while

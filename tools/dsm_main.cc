@@ -66,6 +66,10 @@ ABSL_FLAG(std::string, precision, "bf16",
           "cuda: bf16 (activations and KV cache in bf16) or fp32 (exact, golden-comparable)");
 ABSL_FLAG(double, gpu_memory_fraction, 0.9,
           "cuda: fraction of each GPU's memory for weights, buffers and the KV cache");
+ABSL_FLAG(bool, device_sampling, true,
+          "cuda: sample from 2 KB summaries of the logits made on the GPU (best 256 "
+          "candidates, normalisers, one draw) instead of copying each 400 KB row to the host; "
+          "rows a summary cannot decide are still copied");
 ABSL_FLAG(std::string, host, "127.0.0.1", "serve: address to listen on");
 ABSL_FLAG(int, port, 50051, "serve: port (0 = pick a free one)");
 ABSL_FLAG(int, http_port, -1,
@@ -142,6 +146,7 @@ int RunMain() {
   o.backend = absl::GetFlag(FLAGS_backend);
   o.precision = absl::GetFlag(FLAGS_precision);
   o.gpu_memory_fraction = absl::GetFlag(FLAGS_gpu_memory_fraction);
+  o.device_sampling = absl::GetFlag(FLAGS_device_sampling);
   const std::string input = absl::GetFlag(FLAGS_input);
   absl::Status status;
   if (input == "-") {
@@ -201,6 +206,7 @@ int ServeMain(bool registered) {
   o.coordinator.workers.step_timeout_s = absl::GetFlag(FLAGS_step_timeout_s);
   o.coordinator.workers.step_timeout_per_token_s = absl::GetFlag(FLAGS_step_timeout_per_token_s);
   o.coordinator.workers.gpu_memory_fraction = absl::GetFlag(FLAGS_gpu_memory_fraction);
+  o.coordinator.workers.device_sampling = absl::GetFlag(FLAGS_device_sampling);
   o.host = absl::GetFlag(FLAGS_host);
   o.port = absl::GetFlag(FLAGS_port);
   o.http_port = absl::GetFlag(FLAGS_http_port);

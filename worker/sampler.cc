@@ -125,7 +125,99 @@ int32_t Draw(const std::vector<float>& scores, const SamplingParams& params, dou
   return order.back();
 }
 
+// Draw() over a summary's candidates: the same cuts in the same order, or nullopt where a
+// cut needs tokens beyond the candidates.
+std::optional<int32_t> DrawFromSummary(const LogitsSummary& summary, const SamplingParams& params,
+                                       size_t vocab, double uniform) {
+  const size_t count = summary.ids.size();
+  const bool all_present = count == vocab;
+  const bool top_k = params.top_k > 0 && static_cast<size_t>(params.top_k) < vocab;
+  if (!top_k && params.top_p >= 1.0f && params.min_p <= 0.0f) {
+    if (summary.drawn_id < 0) return std::nullopt;
+    return summary.drawn_id;
+  }
+  // Probabilities relative to the best token's, as Draw computes them (its scalar form).
+  const float scale = 1.0f / params.temperature;
+  std::vector<float> probs(count);
+  for (size_t i = 0; i < count; ++i) {
+    probs[i] = std::exp((summary.logits[i] - summary.max_logit) * scale);
+  }
+  size_t kept = count;  // candidates [0, kept) remain, best first
+  bool cut = false;
+  if (top_k) {
+    if (static_cast<size_t>(params.top_k) > count) return std::nullopt;
+    kept = params.top_k;
+    cut = true;
+  }
+  if (params.top_p < 1.0f) {
+    double mass = summary.mass;
+    if (cut) {
+      mass = 0.0;
+      for (size_t i = 0; i < kept; ++i) mass += probs[i];
+    }
+    const double goal = params.top_p * mass;
+    double cumulative = 0.0;
+    size_t prefix = 0;
+    while (prefix < kept && cumulative < goal) cumulative += probs[prefix++];
+    if (cumulative < goal && !cut && !all_present) return std::nullopt;
+    kept = std::max<size_t>(prefix, 1);
+    cut = true;
+  }
+  if (params.min_p > 0.0f) {
+    size_t prefix = 1;
+    while (prefix < kept && probs[prefix] >= params.min_p) ++prefix;
+    if (!cut && prefix == count && !all_present) return std::nullopt;
+    kept = prefix;
+  }
+  double total = 0.0;
+  for (size_t i = 0; i < kept; ++i) total += probs[i];
+  const double target = uniform * total;
+  double cumulative = 0.0;
+  for (size_t i = 0; i < kept; ++i) {
+    cumulative += probs[i];
+    if (target < cumulative) return summary.ids[i];
+  }
+  return summary.ids[kept - 1];
+}
+
 }  // namespace
+
+bool SummaryCanSample(const SamplingParams& params) {
+  return params.repetition_penalty == 1.0f && params.presence_penalty == 0.0f &&
+         params.frequency_penalty == 0.0f;
+}
+
+std::optional<SampleResult> SampleFromSummary(const LogitsSummary& summary,
+                                              const SamplingParams& params, size_t vocab,
+                                              double uniform) {
+  if (!SummaryCanSample(params) || summary.ids.empty()) return std::nullopt;
+  if (params.logprobs > 0 && static_cast<size_t>(params.logprobs) > summary.ids.size() &&
+      summary.ids.size() < vocab) {
+    return std::nullopt;
+  }
+  SampleResult result;
+  float logit = summary.logits[0];
+  if (params.temperature == 0.0f) {
+    result.token_id = summary.ids[0];
+  } else {
+    std::optional<int32_t> drawn = DrawFromSummary(summary, params, vocab, uniform);
+    if (!drawn) return std::nullopt;
+    result.token_id = *drawn;
+    if (*drawn == summary.drawn_id) {
+      logit = summary.drawn_logit;
+    } else {
+      const auto at = std::find(summary.ids.begin(), summary.ids.end(), *drawn);
+      logit = summary.logits[at - summary.ids.begin()];
+    }
+  }
+  result.logprob = static_cast<float>(logit - summary.log_z);
+  const size_t n = std::min<size_t>(params.logprobs, summary.ids.size());
+  for (size_t i = 0; i < n; ++i) {
+    result.top_logprobs.emplace_back(summary.ids[i],
+                                     static_cast<float>(summary.logits[i] - summary.log_z));
+  }
+  return result;
+}
 
 double UniformFromCounter(uint64_t seed, uint64_t index) {
   const uint64_t bits = SplitMix64(SplitMix64(seed) ^ index);
@@ -161,7 +253,7 @@ SampleResult Sample(std::span<const float> logits, const SamplingParams& params,
   if (params.temperature == 0.0f) {
     result.token_id = Argmax(scores);
   } else {
-    result.token_id = Draw(scores, params, UniformFromCounter(params.seed, draw_index));
+    result.token_id = Draw(scores, params, DrawUniform(params, draw_index));
   }
 
   const double log_z = LogSumExp(logits.data(), vocab);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <optional>
 
 #include "absl/strings/str_cat.h"
 #include "common/sampling_params_proto.h"
@@ -62,16 +63,20 @@ absl::StatusOr<v1::StepResponse> StepRunner::Step(const v1::StepRequest& request
                       seq.sample() || seq.return_logits()});
   }
   // Sampling parameters are checked before the forward pass, like the batch itself.
+  std::vector<uint64_t> draw_index(batch.size(), 0);  // of rows sampled from a summary
   for (size_t i = 0; i < batch.size(); ++i) {
     const v1::SequenceStep& seq = request.sequences(static_cast<int>(i));
     const SamplingParams* params = nullptr;
     SamplingParams incoming;
+    uint64_t prompt_length = 0;
     if (seq.has_sampling()) {
       incoming = FromProto(seq.sampling());
       if (absl::Status s = incoming.Validate(); !s.ok()) return s;
       params = &incoming;
+      prompt_length = seq.prompt_length();
     } else if (auto it = sequences_.find(seq.seq_id()); it != sequences_.end()) {
       params = &it->second.params;
+      prompt_length = it->second.prompt_length;
     } else if (seq.sample()) {
       // Every rank keeps the sequence table, so every rank rejects this step alike and
       // none is left waiting in a collective for a peer that refused it.
@@ -80,6 +85,16 @@ absl::StatusOr<v1::StepResponse> StepRunner::Step(const v1::StepRequest& request
     }
     batch[i].greedy_only =
         seq.sample() && !seq.return_logits() && params != nullptr && params->IsPlainGreedy();
+    // Other sampled rows may be summarised where the logits are; the draw's uniform is
+    // the one Sample() would use after this step's tokens.
+    if (seq.sample() && !seq.return_logits() && params != nullptr && !batch[i].greedy_only &&
+        SummaryCanSample(*params)) {
+      const uint64_t length = seq.start_position() + seq.token_ids_size();
+      draw_index[i] = length - std::min(prompt_length, length);
+      batch[i].summary = true;
+      batch[i].temperature = params->temperature;
+      batch[i].uniform = DrawUniform(*params, draw_index[i]);
+    }
   }
   if (absl::Status s =
           ValidateStepBatch(executor_->config(), info_.kv_block_size, info_.kv_num_blocks, batch);
@@ -121,19 +136,37 @@ absl::StatusOr<v1::StepResponse> StepRunner::Step(const v1::StepRequest& request
       token->set_logprob(output->greedy_logprobs[r]);
       continue;
     }
-    if (output->logits.size() < (r + 1) * vocab) {
-      return absl::InternalError("the executor returned fewer logits rows than requested");
-    }
-    std::span<const float> row(output->logits.data() + r * vocab, vocab);
-    if (seq.return_logits()) token->mutable_logits()->Assign(row.begin(), row.end());
-    if (!seq.sample()) continue;
     const size_t prompt = std::min<size_t>(state.prompt_length, state.tokens.size());
     std::span<const int32_t> all(state.tokens);
-    SampleResult sampled =
-        Sample(row, state.params, all.first(prompt), all.subspan(prompt), all.size() - prompt);
-    token->set_token_id(sampled.token_id);
-    token->set_logprob(sampled.logprob);
-    for (const auto& [id, logprob] : sampled.top_logprobs) {
+    std::optional<SampleResult> sampled;
+    const bool summarised = batch[i].summary && r < output->summaries.size() &&
+                            !output->summaries[r].ids.empty() &&
+                            draw_index[i] == all.size() - prompt;
+    if (summarised) {
+      sampled = SampleFromSummary(output->summaries[r], state.params, vocab, batch[i].uniform);
+    }
+    if (!sampled) {
+      std::vector<float> fetched;
+      std::span<const float> row;
+      if (output->logits.size() >= (r + 1) * vocab) {
+        row = std::span<const float>(output->logits.data() + r * vocab, vocab);
+      } else if (batch[i].summary) {
+        absl::StatusOr<std::vector<float>> last = executor_->LastStepLogits(r);
+        if (!last.ok()) return last.status();
+        fetched = *std::move(last);
+        row = fetched;
+      }
+      if (row.size() != vocab) {
+        return absl::InternalError("the executor returned fewer logits rows than requested");
+      }
+      if (seq.return_logits()) token->mutable_logits()->Assign(row.begin(), row.end());
+      if (!seq.sample()) continue;
+      sampled =
+          Sample(row, state.params, all.first(prompt), all.subspan(prompt), all.size() - prompt);
+    }
+    token->set_token_id(sampled->token_id);
+    token->set_logprob(sampled->logprob);
+    for (const auto& [id, logprob] : sampled->top_logprobs) {
       v1::TopLogprob* top = token->add_top_logprobs();
       top->set_token_id(id);
       top->set_logprob(logprob);

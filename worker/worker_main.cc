@@ -55,6 +55,9 @@ ABSL_FLAG(int, max_sequences, 256, "sequences one step may hold (the scheduler's
 ABSL_FLAG(int, parent_pid, 0,
           "exit when this process is no longer our parent (the launcher died); 0 = never");
 ABSL_FLAG(bool, cuda_graphs, true, "cuda: capture and replay decode steps as CUDA graphs");
+ABSL_FLAG(bool, device_sampling, true,
+          "cuda: sample from summaries of the logits made on the device (2 KB per row) "
+          "instead of copying every row to the host");
 ABSL_FLAG(std::string, coordinator, "",
           "host:port of a `dsm coordinator` to register with (the worker then runs on its own)");
 ABSL_FLAG(int, group, 0, "with --coordinator: the tensor-parallel group this rank belongs to");
@@ -176,6 +179,7 @@ int Main() {
   executor.cuda_precision = absl::GetFlag(FLAGS_precision);
   executor.max_step_tokens = absl::GetFlag(FLAGS_max_step_tokens);
   executor.cuda_graphs = absl::GetFlag(FLAGS_cuda_graphs);
+  executor.device_sampling = absl::GetFlag(FLAGS_device_sampling);
   executor.max_sequences = absl::GetFlag(FLAGS_max_sequences);
   const auto start = std::chrono::steady_clock::now();
   auto last_report = start;

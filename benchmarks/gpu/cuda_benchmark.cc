@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <fstream>
 #include <numeric>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -19,6 +20,7 @@
 #include "nlohmann/json.hpp"
 #include "worker/comm/communicator.h"
 #include "worker/cuda/cuda_executor.h"
+#include "worker/sampler.h"
 
 ABSL_FLAG(int, layers, 30, "decoder layers");
 ABSL_FLAG(int, hidden, 4096, "hidden size");
@@ -34,7 +36,7 @@ ABSL_FLAG(int, decode_steps, 64, "timed decode steps per batch size");
 ABSL_FLAG(int, max_step_tokens, 8192, "tokens per prefill step (chunked prefill)");
 ABSL_FLAG(bool, cuda_graphs, true, "replay decode steps as CUDA graphs");
 ABSL_FLAG(bool, custom_gemv, true, "bf16: own GEMV kernel for 1-token steps");
-ABSL_FLAG(std::string, gemv_kernel, "rows4",
+ABSL_FLAG(std::string, gemv_kernel, "rows2-cs",
           "which GEMV kernel: warp, rows1, rows2, rows4, rows8 (+ -cs: streaming loads)");
 ABSL_FLAG(std::string, out, "", "JSON lines output (one object per batch size)");
 
@@ -103,7 +105,7 @@ int Main() {
       info.kv_cache_bytes / 1e9, Since(load_start));
 
   const int block = static_cast<int>(info.kv_block_size);
-  const int positions = prompt + 2 * warmup + steps + std::max(4, steps / 4) + 1;
+  const int positions = prompt + 3 * warmup + steps + 2 * std::max(4, steps / 4) + 1;
   const int blocks_per_seq = (positions + block - 1) / block;
   if (static_cast<size_t>(max_batch) * blocks_per_seq > info.kv_num_blocks) {
     std::fprintf(stderr, "cuda_benchmark: the KV pool holds %zu blocks, %d needed\n",
@@ -112,10 +114,12 @@ int Main() {
   }
   std::ofstream out;
   if (!absl::GetFlag(FLAGS_out).empty()) out.open(absl::GetFlag(FLAGS_out));
-  // step ms: a decode step with greedy sampling on the device; host-sampling step ms:
-  // the same step returning full logits, plus an argmax on the host.
-  std::printf("%6s %14s %14s %12s %14s %14s\n", "batch", "prefill tok/s", "decode tok/s", "step ms",
-              "weights GB/s", "host-sample ms");
+  // step ms: a decode step with greedy sampling on the device; sampled ms: the same step
+  // sampling at temperature 1, top-k 50, top-p 0.95 from device summaries of the rows (the full row
+  // fetched when a summary cannot decide); host-sample ms: the step returning full logits,
+  // plus an argmax on the host.
+  std::printf("%6s %14s %14s %12s %14s %12s %14s\n", "batch", "prefill tok/s", "decode tok/s",
+              "step ms", "weights GB/s", "sampled ms", "host-sample ms");
 
   for (int batch : batches) {
     std::vector<std::vector<int32_t>> tables(batch), tokens(batch);
@@ -152,45 +156,70 @@ int Main() {
     const double prefill_s = Since(prefill_start);
 
     // Decode: every sequence feeds one token per step. Greedy on the device (token ids
-    // come back), then a few steps with the full logits on the host and a host argmax:
-    // the cost of host-side sampling.
+    // come back); then sampling from device summaries; then a few steps with the full
+    // logits on the host and a host argmax: the cost of host-side sampling.
     std::vector<int32_t> next(batch, 1);
-    double decode_s = 0, host_s = 0;
-    const int host_steps = std::max(4, steps / 4);
+    double decode_s = 0, sampled_s = 0, host_s = 0;
+    int fetched_rows = 0;
+    const int side_steps = std::max(4, steps / 4);
+    SamplingParams sampling;
+    sampling.temperature = 1.0f;
+    sampling.top_k = 50;  // random weights give flat rows: a top-p nucleus alone is wide
+    sampling.top_p = 0.95f;
     int position = prompt;
-    for (int step = 0; step < warmup + steps + warmup + host_steps; ++step) {
-      const bool on_device = step < warmup + steps;
-      const bool timed = on_device ? step >= warmup : step >= 2 * warmup + steps;
-      std::vector<SequenceInput> inputs;
-      for (int s = 0; s < batch; ++s) {
-        SequenceInput input{std::span<const int32_t>(&next[s], 1), position, tables[s], true};
-        input.greedy_only = on_device;
-        inputs.push_back(input);
-      }
-      ++position;
-      const auto start = std::chrono::steady_clock::now();
-      absl::StatusOr<StepOutput> out = (*executor)->Forward(inputs);
-      if (!out.ok()) {
-        std::fprintf(stderr, "decode: %s\n", out.status().ToString().c_str());
-        return 1;
-      }
-      for (int s = 0; s < batch; ++s) {
-        if (on_device) {
-          next[s] = out->greedy_ids[s];
-        } else {
-          const float* row = out->logits.data() + static_cast<size_t>(s) * config.vocab_size;
-          next[s] = static_cast<int32_t>(std::max_element(row, row + config.vocab_size) - row);
+    enum Phase { kGreedy, kSummary, kHost };
+    for (Phase phase : {kGreedy, kSummary, kHost}) {
+      const int timed_steps = phase == kGreedy ? steps : side_steps;
+      for (int step = 0; step < warmup + timed_steps; ++step) {
+        std::vector<SequenceInput> inputs;
+        for (int s = 0; s < batch; ++s) {
+          SequenceInput input{std::span<const int32_t>(&next[s], 1), position, tables[s], true};
+          input.greedy_only = phase == kGreedy;
+          input.summary = phase == kSummary;
+          input.temperature = sampling.temperature;
+          input.uniform = DrawUniform(sampling, position * 1000 + s);
+          inputs.push_back(input);
         }
+        ++position;
+        const auto start = std::chrono::steady_clock::now();
+        absl::StatusOr<StepOutput> out = (*executor)->Forward(inputs);
+        if (!out.ok()) {
+          std::fprintf(stderr, "decode: %s\n", out.status().ToString().c_str());
+          return 1;
+        }
+        for (int s = 0; s < batch; ++s) {
+          if (phase == kGreedy) {
+            next[s] = out->greedy_ids[s];
+          } else if (phase == kSummary) {
+            std::optional<SampleResult> sampled = SampleFromSummary(
+                out->summaries[s], sampling, config.vocab_size, inputs[s].uniform);
+            if (!sampled) {
+              absl::StatusOr<std::vector<float>> row = (*executor)->LastStepLogits(s);
+              if (!row.ok()) {
+                std::fprintf(stderr, "decode: %s\n", row.status().ToString().c_str());
+                return 1;
+              }
+              sampled = Sample(*row, sampling, {}, {}, position * 1000 + s);
+              ++fetched_rows;
+            }
+            next[s] = sampled->token_id;
+          } else {
+            const float* row = out->logits.data() + static_cast<size_t>(s) * config.vocab_size;
+            next[s] = static_cast<int32_t>(std::max_element(row, row + config.vocab_size) - row);
+          }
+        }
+        if (step >= warmup)
+          (phase == kGreedy ? decode_s : phase == kSummary ? sampled_s : host_s) += Since(start);
       }
-      if (timed) (on_device ? decode_s : host_s) += Since(start);
     }
     const double step_ms = decode_s / steps * 1e3;
     const double decode_tps = batch * steps / decode_s;
     const double prefill_tps = static_cast<double>(batch) * prompt / prefill_s;
     const double bandwidth = info.weight_bytes / (decode_s / steps) / 1e9;
-    const double host_step_ms = host_s / host_steps * 1e3;
-    std::printf("%6d %14.0f %14.1f %12.3f %14.0f %14.3f\n", batch, prefill_tps, decode_tps, step_ms,
-                bandwidth, host_step_ms);
+    const double host_step_ms = host_s / side_steps * 1e3;
+    const double sampled_step_ms = sampled_s / side_steps * 1e3;
+    std::printf("%6d %14.0f %14.1f %12.3f %14.0f %12.3f %14.3f\n", batch, prefill_tps, decode_tps,
+                step_ms, bandwidth, sampled_step_ms, host_step_ms);
     std::fflush(stdout);
     if (out.is_open()) {
       nlohmann::json j = {{"device", info.device},
@@ -201,6 +230,8 @@ int Main() {
                           {"decode_step_ms", step_ms},
                           {"weight_read_gb_per_s", bandwidth},
                           {"host_sampling_step_ms", host_step_ms},
+                          {"summary_sampling_step_ms", sampled_step_ms},
+                          {"summary_rows_fetched_in_full", fetched_rows},
                           {"cuda_graphs", options.cuda_graphs},
                           {"custom_gemv", options.custom_gemv},
                           {"gemv_kernel", options.gemv_kernel},

@@ -16,10 +16,10 @@ struct GemvKernel {
   // 0: one warp per row (k split over up to 4 warps for short matrices). N > 0: a block
   // of 256 threads per N rows, each thread issuing N x 2 sixteen-byte weight loads
   // before it multiplies any of them.
-  int rows_per_block = 4;
+  int rows_per_block = 2;
   // Weights loaded with the evict-first hint (each is read once per step; keeps the L2
   // for activations).
-  bool streaming = false;
+  bool streaming = true;
 };
 
 // Parses "warp", "rows1".."rows8" with an optional "-cs" suffix (streaming loads).

@@ -22,7 +22,9 @@
 #include "kernels/cuda/gemv.h"
 #include "kernels/cuda/kernel_math.h"
 #include "kernels/cuda/llama_kernels.h"
+#include "kernels/cuda/logits_summary.h"
 #include "tests/cuda/cuda_test_env.h"
+#include "worker/logits_summary.h"
 
 namespace dsm {
 namespace {
@@ -384,6 +386,65 @@ TEST(CudaArgmaxTest, MatchesTheHostOverGatheredSlices) {
     std::memcpy(&id, &got[r], 4);
     EXPECT_EQ(id, expected) << "row " << r;
     EXPECT_NEAR(got[rows + r], -std::log(sum), 1e-5) << "row " << r;
+  }
+}
+
+// Device summaries of gathered logits rows equal the host reference
+// (worker/logits_summary.h): the same candidates in the same order (ties by lower id, also
+// at the cut), the same draw, the normalisers within float rounding. Shapes: the 7B's
+// vocabulary, two gathered slices, and a vocabulary smaller than the candidate count.
+TEST(CudaLogitsSummaryTest, MatchesTheHostReference) {
+  DSM_REQUIRE_CUDA_DEVICES(1);
+  struct Shape {
+    int rows, world, slice;
+  };
+  for (const Shape shape : {Shape{5, 1, 102400}, Shape{4, 2, 5000}, Shape{3, 1, 200}}) {
+    const int rows = shape.rows, vocab = shape.world * shape.slice;
+    std::vector<float> logits = Random(static_cast<size_t>(rows) * vocab, 70 + rows, 6.0f);
+    // Rows past the first on a 0.25 grid: thousands of ties, some at the cut.
+    for (size_t i = vocab; i < logits.size(); ++i) logits[i] = std::round(logits[i] * 4) / 4;
+    auto at = [&](int r, int v) {
+      return logits[(static_cast<size_t>(v / shape.slice) * rows + r) * shape.slice +
+                    v % shape.slice];
+    };
+    const std::vector<float> temperatures = {1.0f, 0.0f, 0.7f, 1.5f, 1.0f};
+    std::mt19937 rng(9);
+    std::uniform_real_distribution<double> unit(0.0, 1.0);
+    std::vector<double> uniforms(rows);
+    for (double& u : uniforms) u = unit(rng);
+    Device<float> device_logits(logits), device_temperatures(temperatures);
+    double* device_uniforms = nullptr;
+    cuda::LogitsSummaryRecord* device_records = nullptr;
+    ASSERT_EQ(cudaMalloc(&device_uniforms, rows * sizeof(double)), cudaSuccess);
+    ASSERT_EQ(cudaMalloc(&device_records, rows * sizeof(cuda::LogitsSummaryRecord)), cudaSuccess);
+    ASSERT_EQ(
+        cudaMemcpy(device_uniforms, uniforms.data(), rows * sizeof(double), cudaMemcpyHostToDevice),
+        cudaSuccess);
+    cuda::SummarizeLogits(device_logits.get(), rows, shape.world, shape.slice,
+                          device_temperatures.get(), device_uniforms, device_records, nullptr);
+    std::vector<cuda::LogitsSummaryRecord> records(rows);
+    ASSERT_EQ(cudaMemcpy(records.data(), device_records, rows * sizeof(cuda::LogitsSummaryRecord),
+                         cudaMemcpyDeviceToHost),
+              cudaSuccess);
+    cudaFree(device_uniforms);
+    cudaFree(device_records);
+    for (int r = 0; r < rows; ++r) {
+      std::vector<float> row(vocab);
+      for (int v = 0; v < vocab; ++v) row[v] = at(r, v);
+      const LogitsSummary expected = SummarizeLogits(row, temperatures[r], uniforms[r]);
+      const cuda::LogitsSummaryRecord& got = records[r];
+      const std::string what = "vocab " + std::to_string(vocab) + " row " + std::to_string(r);
+      ASSERT_EQ(static_cast<size_t>(got.count), expected.ids.size()) << what;
+      EXPECT_EQ(std::vector<int32_t>(got.ids, got.ids + got.count), expected.ids) << what;
+      EXPECT_EQ(std::vector<float>(got.logits, got.logits + got.count), expected.logits) << what;
+      EXPECT_EQ(got.max_logit, expected.max_logit) << what;
+      EXPECT_NEAR(got.log_z, expected.log_z, 1e-5 * std::abs(expected.log_z) + 1e-6) << what;
+      EXPECT_NEAR(got.mass, expected.mass, 1e-5 * expected.mass) << what;
+      EXPECT_EQ(got.drawn_id, expected.drawn_id) << what;
+      if (expected.drawn_id >= 0) {
+        EXPECT_EQ(got.drawn_logit, expected.drawn_logit) << what;
+      }
+    }
   }
 }
 

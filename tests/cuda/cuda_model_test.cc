@@ -175,6 +175,49 @@ TEST_P(CudaProcessTest, DsmServeBackendCudaStreamsTheGoldenTokens) {
   }
 }
 
+// Sampling at temperature > 0: rank 0 samples from device summaries of the rows (the full
+// row only when a summary cannot decide) unless --device_sampling=false copies every row
+// to the host. Same logits, same seeds: the same tokens, with cuts (top-k, top-p, min-p)
+// and without (a draw over the whole vocabulary on the device), and the same logprobs.
+TEST_P(CudaProcessTest, DeviceSamplingDrawsTheHostSamplersTokens) {
+  std::vector<std::vector<int32_t>> prompts;
+  for (const GoldenCase& g : golden_) prompts.push_back(g.prompt);
+  for (const std::vector<std::string>& sampling :
+       {std::vector<std::string>{"--temperature", "1.0"},
+        std::vector<std::string>{"--temperature", "0.8", "--top_p", "0.9"},
+        std::vector<std::string>{"--temperature", "1.3", "--top_k", "20", "--logprobs", "3"},
+        std::vector<std::string>{"--temperature", "0.7", "--min_p", "0.05"}}) {
+    std::vector<std::string> args = {
+        "--max-tokens", "24",   "--ignore-eos",          "--seed", "5", "--backend", "cuda",
+        "--precision",  "fp32", "--gpu-memory-fraction", "0.5"};
+    args.insert(args.end(), sampling.begin(), sampling.end());
+    std::vector<std::string> host_args = args;
+    host_args.push_back("--device_sampling=false");
+    testing::RunOutput device = testing::DsmRun(dir_, args, testing::PromptsJsonl(prompts));
+    testing::RunOutput host = testing::DsmRun(dir_, host_args, testing::PromptsJsonl(prompts));
+    ASSERT_EQ(device.command.exit_code, 0) << device.command.err;
+    ASSERT_EQ(host.command.exit_code, 0) << host.command.err;
+    ASSERT_EQ(device.lines.size(), host.lines.size());
+    for (size_t c = 0; c < host.lines.size(); ++c) {
+      EXPECT_EQ(device.lines[c]["token_ids"], host.lines[c]["token_ids"])
+          << "case " << c << " " << sampling[1];
+      if (!host.lines[c].contains("logprobs")) continue;
+      // The normaliser is summed on the device in another order: logprobs within 1e-5.
+      const auto& want = host.lines[c]["logprobs"];
+      const auto& got = device.lines[c]["logprobs"];
+      ASSERT_EQ(got.size(), want.size());
+      for (size_t t = 0; t < want.size(); ++t) {
+        EXPECT_NEAR(got[t]["logprob"].get<double>(), want[t]["logprob"].get<double>(), 1e-5);
+        ASSERT_EQ(got[t]["top"].size(), want[t]["top"].size());
+        for (size_t i = 0; i < want[t]["top"].size(); ++i) {
+          EXPECT_EQ(got[t]["top"][i][0], want[t]["top"][i][0]);
+          EXPECT_NEAR(got[t]["top"][i][1].get<double>(), want[t]["top"][i][1].get<double>(), 1e-5);
+        }
+      }
+    }
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Models, CudaProcessTest, ::testing::ValuesIn(kModels), ModelTestName);
 
 TEST(CudaErrorsTest, MissingDeviceOrTooFewDevicesAreNamed) {

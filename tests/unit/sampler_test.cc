@@ -4,6 +4,7 @@
 #include <cmath>
 #include <map>
 #include <numeric>
+#include <optional>
 #include <random>
 #include <set>
 #include <vector>
@@ -183,6 +184,74 @@ TEST(SamplerTest, LogprobsAreNormalisedAndSorted) {
   EXPECT_EQ(r.top_logprobs[1].first, 4);
   EXPECT_EQ(r.top_logprobs[2].first, 2);
   EXPECT_GT(r.top_logprobs[0].second, r.top_logprobs[1].second);
+}
+
+// Sampling from a summary of the row gives Sample()'s token, logprob and top logprobs for
+// every cut the summary can decide, and declines (nullopt) the ones it cannot.
+TEST(SamplerTest, SummaryGivesTheFullSamplersResultOrDeclines) {
+  std::mt19937 rng(5);
+  struct Case {
+    float temperature;
+    int top_k;
+    float top_p, min_p;
+    int logprobs;
+  };
+  const Case cases[] = {
+      {0.0f, 0, 1.0f, 0.0f, 3},  {1.0f, 0, 1.0f, 0.0f, 0},     {0.7f, 0, 1.0f, 0.0f, 2},
+      {1.0f, 40, 1.0f, 0.0f, 0}, {0.8f, 0, 0.9f, 0.0f, 0},     {1.2f, 20, 0.8f, 0.0f, 5},
+      {1.0f, 0, 1.0f, 0.1f, 0},  {0.9f, 100, 0.95f, 0.05f, 1}, {1.0f, 256, 1.0f, 0.0f, 0}};
+  int decided = 0;
+  for (float spread : {4.0f, 1.0f}) {  // peaked rows (small nuclei) and flatter ones
+    std::normal_distribution<float> dist(0.0f, spread);
+    for (int row_index = 0; row_index < 40; ++row_index) {
+      std::vector<float> logits(3000);
+      for (float& x : logits) x = dist(rng);
+      logits[row_index * 7] = logits[row_index * 7 + 1];  // a tie
+      for (const Case& c : cases) {
+        SamplingParams p;
+        p.temperature = c.temperature;
+        p.top_k = c.top_k;
+        p.top_p = c.top_p;
+        p.min_p = c.min_p;
+        p.logprobs = c.logprobs;
+        p.seed = 17;
+        const uint64_t index = row_index;
+        const double uniform = DrawUniform(p, index);
+        const LogitsSummary summary = SummarizeLogits(logits, p.temperature, uniform);
+        const SampleResult full = Sample(logits, p, {}, {}, index);
+        const std::optional<SampleResult> from_summary =
+            SampleFromSummary(summary, p, logits.size(), uniform);
+        if (!from_summary) continue;
+        ++decided;
+        EXPECT_EQ(from_summary->token_id, full.token_id)
+            << "row " << row_index << " T " << c.temperature << " k " << c.top_k;
+        EXPECT_FLOAT_EQ(from_summary->logprob, full.logprob);
+        EXPECT_EQ(from_summary->top_logprobs, full.top_logprobs);
+      }
+    }
+  }
+  EXPECT_GT(decided, 600);  // of 720: only wide top-p / min-p sets on flat rows decline
+
+  // What a summary cannot decide: top-k past its candidates, a nucleus wider than them.
+  std::vector<float> flat(5000, 0.0f);
+  SamplingParams p;
+  p.temperature = 1.0f;
+  p.top_k = 1000;
+  EXPECT_FALSE(SampleFromSummary(SummarizeLogits(flat, 1.0f, 0.5), p, flat.size(), 0.5));
+  p.top_k = 0;
+  p.top_p = 0.5f;
+  EXPECT_FALSE(SampleFromSummary(SummarizeLogits(flat, 1.0f, 0.5), p, flat.size(), 0.5));
+  p.top_p = 1.0f;
+  p.min_p = 0.5f;
+  EXPECT_FALSE(SampleFromSummary(SummarizeLogits(flat, 1.0f, 0.5), p, flat.size(), 0.5));
+  p.min_p = 0.0f;
+  p.repetition_penalty = 1.1f;
+  EXPECT_FALSE(SampleFromSummary(SummarizeLogits(flat, 1.0f, 0.5), p, flat.size(), 0.5));
+  // A summary holding the whole vocabulary decides everything.
+  std::vector<float> small(100, 0.0f);
+  p.repetition_penalty = 1.0f;
+  p.top_p = 0.5f;
+  EXPECT_TRUE(SampleFromSummary(SummarizeLogits(small, 1.0f, 0.5), p, small.size(), 0.5));
 }
 
 TEST(SamplerTest, UniformCounterIsInRange) {

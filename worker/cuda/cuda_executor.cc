@@ -17,6 +17,7 @@
 #include "kernels/cuda/gemv.h"
 #include "kernels/cuda/kernel_math.h"
 #include "kernels/cuda/llama_kernels.h"
+#include "kernels/cuda/logits_summary.h"
 #include "worker/cuda/device_buffer.h"
 #include "worker/model/llama_weights.h"
 
@@ -277,6 +278,9 @@ class CudaExecutorImpl : public ModelExecutor {
     DSM_RETURN_IF_ERROR(host_logits_.Allocate(world * logits * 4, "logits"));
     DSM_RETURN_IF_ERROR(greedy_.Allocate(max_seqs_ * 8, "greedy tokens"));
     DSM_RETURN_IF_ERROR(host_greedy_.Allocate(max_seqs_ * 8, "greedy tokens"));
+    const size_t summary_bytes = max_seqs_ * sizeof(cuda::LogitsSummaryRecord);
+    DSM_RETURN_IF_ERROR(summaries_.Allocate(summary_bytes, "logits summaries"));
+    DSM_RETURN_IF_ERROR(host_summaries_.Allocate(summary_bytes, "logits summaries"));
     // Split attention fills about two waves: enough for long contexts, few partials to
     // merge for short ones.
     target_ctas_ = 2 * prop_.multiProcessorCount;
@@ -285,9 +289,12 @@ class CudaExecutorImpl : public ModelExecutor {
     DSM_RETURN_IF_ERROR(CudaStatus(cudaMemset(split_counters_.get(), 0, split_counters_.bytes()),
                                    "attention counters"));
     // Step metadata: ids, positions, token_seq (int32 per token), logit rows (int32 per
-    // sequence), slots (int64 per token), block tables (int32 per sequence and block).
+    // sequence), slots (int64 per token), block tables (int32 per sequence and block),
+    // the summaries' uniforms (double) and temperatures (float) per sequence.
     metadata_bytes_ =
-        AlignUp(3 * n * 4 + max_seqs_ * 4, 8) + n * 8 + max_seqs_ * blocks_per_seq_ * 4;
+        AlignUp(AlignUp(3 * n * 4 + max_seqs_ * 4, 8) + n * 8 + max_seqs_ * blocks_per_seq_ * 4,
+                8) +
+        max_seqs_ * 12;
     DSM_RETURN_IF_ERROR(host_metadata_.Allocate(metadata_bytes_, "step metadata"));
     DSM_RETURN_IF_ERROR(device_metadata_.Allocate(metadata_bytes_, "step metadata"));
 
@@ -336,16 +343,22 @@ class CudaExecutorImpl : public ModelExecutor {
   absl::StatusOr<StepOutput> Forward(std::span<const SequenceInput> batch) override {
     const int num_seqs = static_cast<int>(batch.size());
     int n = 0, rows = 0;
-    bool decode = options_.cuda_graphs, full = false, greedy = false;
+    bool decode = options_.cuda_graphs, full = false, greedy = false, summary = false;
     for (const SequenceInput& seq : batch) {
       n += static_cast<int>(seq.token_ids.size());
       rows += seq.want_logits ? 1 : 0;
       decode = decode && seq.token_ids.size() == 1 && seq.want_logits;
-      full = full || (seq.want_logits && !seq.greedy_only);
+      full = full ||
+             (seq.want_logits && !seq.greedy_only && (!seq.summary || !options_.device_sampling));
       greedy = greedy || (seq.want_logits && seq.greedy_only);
+      summary = summary || (seq.want_logits && !seq.greedy_only && seq.summary);
     }
-    // Only rank 0 samples, so only it brings rows (or argmaxes) back to the host.
-    if (shard_.rank != 0) full = greedy = false;
+    if (!options_.device_sampling && summary) {
+      full = true;
+      summary = false;
+    }
+    // Only rank 0 samples, so only it brings rows (summaries, argmaxes) back to the host.
+    if (shard_.rank != 0) full = greedy = summary = false;
     if (n > options_.max_step_tokens) {
       return absl::InvalidArgumentError(absl::StrCat("a step of ", n, " tokens exceeds the ",
                                                      options_.max_step_tokens,
@@ -371,9 +384,10 @@ class CudaExecutorImpl : public ModelExecutor {
     const int padded_rows = decode ? padded_seqs : rows;
     FillMetadata(batch, padded_seqs, padded_n, padded_rows);
     const int splits = Splits(padded_n);
-    const Outputs outputs{full, greedy};
+    const Outputs outputs{full, greedy, summary};
+    last_rows_ = padded_rows;
 
-    const int graph_key = padded_seqs * 4 + (full ? 2 : 0) + (greedy ? 1 : 0);
+    const int graph_key = padded_seqs * 8 + (summary ? 4 : 0) + (full ? 2 : 0) + (greedy ? 1 : 0);
     if (decode && graphs_.contains(graph_key)) {
       DSM_RETURN_IF_ERROR(CudaStatus(cudaGraphLaunch(graphs_[graph_key], stream_), "graph launch"));
     } else if (decode && warmed_.contains(graph_key)) {
@@ -391,6 +405,26 @@ class CudaExecutorImpl : public ModelExecutor {
       output.greedy_ids.assign(ids, ids + rows);
       output.greedy_logprobs.assign(logprobs, logprobs + rows);
     }
+    if (summary) {
+      const auto* records = host_summaries_.template get<cuda::LogitsSummaryRecord>();
+      output.summaries.resize(rows);
+      int r = 0;
+      for (const SequenceInput& seq : batch) {
+        if (!seq.want_logits) continue;
+        const cuda::LogitsSummaryRecord& record = records[r];
+        if (seq.summary && !seq.greedy_only) {
+          LogitsSummary& s = output.summaries[r];
+          s.max_logit = record.max_logit;
+          s.log_z = record.log_z;
+          s.mass = record.mass;
+          s.drawn_id = record.drawn_id;
+          s.drawn_logit = record.drawn_logit;
+          s.ids.assign(record.ids, record.ids + record.count);
+          s.logits.assign(record.logits, record.logits + record.count);
+        }
+        ++r;
+      }
+    }
     if (full) {
       const size_t vl = local_.vocab, world = shard_.world_size, vocab = config_.vocab_size;
       output.logits.resize(rows * vocab);
@@ -403,6 +437,24 @@ class CudaExecutorImpl : public ModelExecutor {
       }
     }
     return output;
+  }
+
+  absl::StatusOr<std::vector<float>> LastStepLogits(size_t row) override {
+    if (shard_.rank != 0 || static_cast<int>(row) >= last_rows_) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("no logits row ", row, " in the last step on this rank"));
+    }
+    const size_t vl = local_.vocab, world = shard_.world_size;
+    const float* result = static_cast<const float*>(world > 1 ? gathered_.get() : logits_.get());
+    std::vector<float> logits(config_.vocab_size);
+    for (size_t w = 0; w < world; ++w) {
+      DSM_RETURN_IF_ERROR(
+          CudaStatus(cudaMemcpyAsync(logits.data() + w * vl, result + (w * last_rows_ + row) * vl,
+                                     vl * sizeof(float), cudaMemcpyDeviceToHost, stream_),
+                     "logits row download"));
+    }
+    DSM_RETURN_IF_ERROR(CudaStatus(cudaStreamSynchronize(stream_), "logits row download"));
+    return logits;
   }
 
   ExecutorInfo Info() const override {
@@ -433,7 +485,7 @@ class CudaExecutorImpl : public ModelExecutor {
 
   // Metadata layout in the arenas (see AllocateRuntime), for n tokens and s sequences.
   struct Layout {
-    size_t ids, positions, token_seq, logit_rows, slots, tables, end;
+    size_t ids, positions, token_seq, logit_rows, slots, tables, uniforms, temperatures, end;
   };
   Layout LayoutFor(int n, int s) const {
     Layout l;
@@ -443,7 +495,9 @@ class CudaExecutorImpl : public ModelExecutor {
     l.logit_rows = l.token_seq + n * 4;
     l.slots = AlignUp(l.logit_rows + s * 4, 8);
     l.tables = l.slots + n * 8;
-    l.end = l.tables + static_cast<size_t>(s) * blocks_per_seq_ * 4;
+    l.uniforms = AlignUp(l.tables + static_cast<size_t>(s) * blocks_per_seq_ * 4, 8);
+    l.temperatures = l.uniforms + s * 8;
+    l.end = l.temperatures + s * 4;
     return l;
   }
 
@@ -459,6 +513,8 @@ class CudaExecutorImpl : public ModelExecutor {
     auto* logit_rows = reinterpret_cast<int32_t*>(base + l.logit_rows);
     auto* slots = reinterpret_cast<int64_t*>(base + l.slots);
     auto* tables = reinterpret_cast<int32_t*>(base + l.tables);
+    auto* uniforms = reinterpret_cast<double*>(base + l.uniforms);
+    auto* temperatures = reinterpret_cast<float*>(base + l.temperatures);
     const int bs = options_.kv_block_size;
     int t = 0, r = 0;
     for (int s = 0; s < padded_seqs; ++s) {
@@ -474,13 +530,19 @@ class CudaExecutorImpl : public ModelExecutor {
           token_seq[t] = s;
           slots[t] = cuda_math::KvSlot(table, pos, bs);
         }
-        if (seq.want_logits) logit_rows[r++] = t - 1;
+        if (seq.want_logits) {
+          uniforms[r] = seq.uniform;
+          temperatures[r] = seq.summary ? seq.temperature : 0.0f;
+          logit_rows[r++] = t - 1;
+        }
       } else {
         table[0] = static_cast<int32_t>(num_blocks_);  // the scratch block
         ids[t] = 0;
         positions[t] = 0;
         token_seq[t] = s;
         slots[t] = static_cast<int64_t>(num_blocks_) * bs;
+        uniforms[r] = 0.0;
+        temperatures[r] = 0.0f;
         logit_rows[r++] = t;
         ++t;
       }
@@ -527,6 +589,7 @@ class CudaExecutorImpl : public ModelExecutor {
   struct Outputs {
     bool full = false;
     bool greedy = false;
+    bool summary = false;
   };
 
   // Enqueues the whole step on the stream: metadata upload, forward, outputs download.
@@ -542,6 +605,8 @@ class CudaExecutorImpl : public ModelExecutor {
     const auto* logit_rows = reinterpret_cast<const int32_t*>(dev + l.logit_rows);
     const auto* slots = reinterpret_cast<const int64_t*>(dev + l.slots);
     const auto* tables = reinterpret_cast<const int32_t*>(dev + l.tables);
+    const auto* uniforms = reinterpret_cast<const double*>(dev + l.uniforms);
+    const auto* temperatures = reinterpret_cast<const float*>(dev + l.temperatures);
 
     const int h = config_.hidden_size, d = config_.head_dim;
     const float eps = static_cast<float>(config_.rms_norm_eps);
@@ -601,6 +666,15 @@ class CudaExecutorImpl : public ModelExecutor {
           CudaStatus(cudaMemcpyAsync(host_greedy_.get(), greedy_.get(), greedy_.bytes(),
                                      cudaMemcpyDeviceToHost, stream_),
                      "greedy tokens download"));
+    }
+    if (outputs.summary) {
+      auto* records = summaries_.template get<cuda::LogitsSummaryRecord>();
+      cuda::SummarizeLogits(static_cast<const float*>(result), rows, shard_.world_size, vl,
+                            temperatures, uniforms, records, stream_);
+      DSM_RETURN_IF_ERROR(CudaStatus(
+          cudaMemcpyAsync(host_summaries_.get(), records, rows * sizeof(cuda::LogitsSummaryRecord),
+                          cudaMemcpyDeviceToHost, stream_),
+          "logits summaries download"));
     }
     if (outputs.full) {
       DSM_RETURN_IF_ERROR(CudaStatus(
@@ -663,6 +737,9 @@ class CudaExecutorImpl : public ModelExecutor {
   PinnedBuffer host_logits_, host_metadata_;
   DeviceBuffer greedy_;  // ids [max_seqs_] then logprobs [max_seqs_]
   PinnedBuffer host_greedy_;
+  DeviceBuffer summaries_;  // LogitsSummaryRecord per row
+  PinnedBuffer host_summaries_;
+  int last_rows_ = 0;  // rows (padded) of the last step's logits
   cuda::GemvKernel gemv_kernel_;
   size_t metadata_bytes_ = 0;
 

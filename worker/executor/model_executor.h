@@ -14,6 +14,7 @@
 #include "common/model_config.h"
 #include "worker/executor/step_batch.h"
 #include "worker/load_progress.h"
+#include "worker/logits_summary.h"
 
 namespace dsm {
 
@@ -33,8 +34,9 @@ struct ExecutorOptions {
   std::string cuda_precision = "bf16";  // "bf16" (activations + KV) or "fp32" (exact)
   int max_step_tokens = 8192;           // activation buffers reserved for this many tokens
   bool cuda_graphs = true;              // replay captured decode steps
+  bool device_sampling = true;          // summarise rows that ask for it (else full rows)
   bool custom_gemv = true;              // bf16: own GEMV kernel for 1-token steps
-  std::string gemv_kernel = "rows4";    // which one (kernels/cuda/gemv.h: ParseGemvKernel)
+  std::string gemv_kernel = "rows2-cs";  // which one (kernels/cuda/gemv.h: ParseGemvKernel)
 };
 
 struct ExecutorInfo {
@@ -55,6 +57,9 @@ struct StepOutput {
   // Per row, when the executor sampled greedily itself: the argmax and its log-softmax.
   std::vector<int32_t> greedy_ids;
   std::vector<float> greedy_logprobs;
+  // Per row, when the executor summarised rows that asked for a summary (rows that did not
+  // ask have an empty entry); rows with a summary may be missing from `logits`.
+  std::vector<LogitsSummary> summaries;
 };
 
 class ModelExecutor {
@@ -65,6 +70,12 @@ class ModelExecutor {
   // token into the cache. Returns, on rank 0, one row per sequence with want_logits in
   // batch order; other ranks may return nothing.
   virtual absl::StatusOr<StepOutput> Forward(std::span<const SequenceInput> batch) = 0;
+
+  // The full logits of row `row` of the last Forward, for rows it only summarised.
+  virtual absl::StatusOr<std::vector<float>> LastStepLogits(size_t row) {
+    (void)row;
+    return absl::UnimplementedError("this executor returns full logits rows");
+  }
 
   virtual ExecutorInfo Info() const = 0;
   virtual const ModelConfig& config() const = 0;

@@ -20,6 +20,13 @@ struct SequenceInput {
   // With want_logits: the caller only needs the greedy token and its logprob, which an
   // executor may compute where the logits are (the GPU) instead of returning the row.
   bool greedy_only = false;
+  // With want_logits: the caller can sample from a LogitsSummary of the row (made with
+  // `temperature` and `uniform`), which an executor may compute where the logits are and
+  // return instead of the row; the caller fetches the row (LastStepLogits) when the
+  // summary cannot decide.
+  bool summary = false;
+  float temperature = 0.0f;
+  double uniform = 0.0;
 };
 
 // Checks ids, positions and block tables against the model and a KV pool of
