@@ -41,9 +41,13 @@ for t in cuda_test cuda_kernel_math_test cuda_kernels_test cuda_model_test nccl_
   echo "$t: $([[ $rc -eq 0 ]] && echo ok || echo "FAILED (exit $rc)")"
   [[ $rc -eq 0 ]] || status=1
 done
-grep -E "^\[ +(OK|FAILED|SKIPPED) +\]" "$out/gpu_tests.log" | sort | uniq -c | awk '{print $1, $3}' |
-  sort -u | sed 's/^/  test cases: /'
-grep -E "^\[  (FAILED|SKIPPED) " "$out/gpu_tests.log" || true
+# Test cases by outcome (gtest prints failed and skipped names twice: once when they end,
+# once in the final list; count the first, which carries a duration).
+for outcome in OK SKIPPED FAILED; do
+  n=$(grep -cE "^\[ +$outcome +\] .*\([0-9]+ ms\)$" "$out/gpu_tests.log")
+  echo "  test cases $outcome: $n"
+done
+grep -E "^\[ +(FAILED|SKIPPED) +\] .*\([0-9]+ ms\)$" "$out/gpu_tests.log" || true
 
 "$bench/cuda_benchmark" --batches="${BATCHES:-1,8,64,256}" --decode_steps="${DECODE_STEPS:-64}" \
   --prompt="${PROMPT:-128}" --out="$out/gpu_benchmark.json" | tee "$out/gpu_summary.txt"

@@ -17,13 +17,84 @@ __device__ __forceinline__ uint32_t OrderedKey(float x) {
   return (u & 0x80000000u) ? ~u : (u | 0x80000000u);
 }
 
-struct RowView {
+// One row of logits as `world` contiguous slices of `slice` floats, read 4 at a time
+// (quads); ids past the vocabulary read as -inf and are skipped by every consumer.
+struct Row {
   const float* logits;
-  int rows, slice, r;
-  __device__ float operator[](int v) const {
+  int rows, slice, r, vocab;
+  bool vector;  // slice % 4 == 0: a quad is one aligned 16-byte load
+
+  __device__ float At(int v) const {
     return logits[(static_cast<int64_t>(v / slice) * rows + r) * slice + v % slice];
   }
+  __device__ float4 Quad(int q) const {
+    const int v = 4 * q;
+    if (vector && v < vocab) {
+      const int quads_per_slice = slice / 4;
+      const float* base = logits + (static_cast<int64_t>(q / quads_per_slice) * rows + r) * slice;
+      return reinterpret_cast<const float4*>(base)[q % quads_per_slice];
+    }
+    float4 x;
+    x.x = v < vocab ? At(v) : -INFINITY;
+    x.y = v + 1 < vocab ? At(v + 1) : -INFINITY;
+    x.z = v + 2 < vocab ? At(v + 2) : -INFINITY;
+    x.w = v + 3 < vocab ? At(v + 3) : -INFINITY;
+    return x;
+  }
+  __device__ int quads() const { return (vocab + 3) / 4; }
 };
+
+__device__ __forceinline__ float Lane(const float4& x, int j) {
+  return j == 0 ? x.x : j == 1 ? x.y : j == 2 ? x.z : x.w;
+}
+
+// Calls fn(id, logit) for every id, each thread taking quads tid, tid + kThreads, ...;
+// kBatch quads are loaded before any is used, so every thread keeps that many loads in
+// flight.
+constexpr int kBatch = 4;
+template <typename Fn>
+__device__ __forceinline__ void ForEachStrided(const Row& row, Fn fn) {
+  const int quads = row.quads();
+  for (int q0 = threadIdx.x; q0 < quads; q0 += kBatch * kThreads) {
+    float4 x[kBatch];
+#pragma unroll
+    for (int b = 0; b < kBatch; ++b) {
+      const int q = q0 + b * kThreads;
+      x[b] = q < quads ? row.Quad(q) : make_float4(0, 0, 0, 0);
+    }
+#pragma unroll
+    for (int b = 0; b < kBatch; ++b) {
+      const int q = q0 + b * kThreads;
+      if (q >= quads) break;
+#pragma unroll
+      for (int j = 0; j < 4; ++j) {
+        if (4 * q + j < row.vocab) fn(4 * q + j, Lane(x[b], j));
+      }
+    }
+  }
+}
+
+// Calls fn(id, logit) in id order over this thread's contiguous quads [begin, end);
+// fn returns false to stop.
+template <typename Fn>
+__device__ __forceinline__ void ForEachInRange(const Row& row, int begin, int end, Fn fn) {
+  for (int q0 = begin; q0 < end; q0 += kBatch) {
+    float4 x[kBatch];
+#pragma unroll
+    for (int b = 0; b < kBatch; ++b) {
+      x[b] = q0 + b < end ? row.Quad(q0 + b) : make_float4(0, 0, 0, 0);
+    }
+#pragma unroll
+    for (int b = 0; b < kBatch; ++b) {
+      if (q0 + b >= end) return;
+#pragma unroll
+      for (int j = 0; j < 4; ++j) {
+        const int v = 4 * (q0 + b) + j;
+        if (v < row.vocab && !fn(v, Lane(x[b], j))) return;
+      }
+    }
+  }
+}
 
 __device__ float BlockMax(float v, float* scratch) {
   for (int o = 16; o > 0; o /= 2) v = fmaxf(v, __shfl_xor_sync(kFullMask, v, o));
@@ -45,6 +116,32 @@ __device__ double BlockSum(double v, double* scratch) {
   return s;
 }
 
+// Inclusive prefix sum of v over the block in thread order (32 warps); `scratch` holds 32.
+// *total gets the block's sum.
+template <typename T>
+__device__ T BlockInclusiveScan(T v, T* scratch, T* total) {
+  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
+  for (int o = 1; o < 32; o *= 2) {
+    const T y = __shfl_up_sync(kFullMask, v, o);
+    if (lane >= o) v += y;
+  }
+  if (lane == 31) scratch[warp] = v;
+  __syncthreads();
+  if (warp == 0) {
+    T w = scratch[lane];
+    for (int o = 1; o < 32; o *= 2) {
+      const T y = __shfl_up_sync(kFullMask, w, o);
+      if (lane >= o) w += y;
+    }
+    scratch[lane] = w;
+  }
+  __syncthreads();
+  const T result = (warp > 0 ? scratch[warp - 1] : T{0}) + v;
+  *total = scratch[31];
+  __syncthreads();  // scratch is read by all before the next call writes it
+  return result;
+}
+
 // Candidate a goes before b: larger logit, then lower id.
 __device__ __forceinline__ bool Better(uint32_t key_a, int32_t id_a, uint32_t key_b, int32_t id_b) {
   return key_a != key_b ? key_a > key_b : id_a < id_b;
@@ -62,17 +159,16 @@ __global__ void __launch_bounds__(kThreads)
   constexpr int kC = kSummaryCandidates;
   __shared__ float float_scratch[32];
   __shared__ double double_scratch[32];
-  __shared__ double warp_prefix[32];
+  __shared__ int int_scratch[32];
   __shared__ double befores[kThreads + 1];
   __shared__ uint32_t histogram[256];
   __shared__ uint32_t candidate_key[kC];
   __shared__ int32_t candidate_id[kC];
-  __shared__ int32_t warp_ties[32];
   __shared__ int drawn, last_positive, greater_count, select_bin, select_want;
 
-  const int r = blockIdx.x, tid = threadIdx.x, lane = tid % 32, warp = tid / 32;
+  const int r = blockIdx.x, tid = threadIdx.x, lane = tid % 32;
   const int vocab = world * slice;
-  const RowView row{logits, rows, slice, r};
+  const Row row{logits, rows, slice, r, vocab, slice % 4 == 0};
   if (tid == 0) {
     drawn = -1;
     last_positive = -1;
@@ -81,59 +177,43 @@ __global__ void __launch_bounds__(kThreads)
 
   // (1)
   float local_max = -INFINITY;
-  for (int v = tid; v < vocab; v += kThreads) local_max = fmaxf(local_max, row[v]);
+  ForEachStrided(row, [&](int, float x) { local_max = fmaxf(local_max, x); });
   const float max_logit = BlockMax(local_max, float_scratch);
 
   // (2)
   const float temperature = temperatures[r];
   const bool draw = temperature > 0.0f;
   const float scale = draw ? 1.0f / temperature : 1.0f;
-  const int per = (vocab + kThreads - 1) / kThreads;
-  const int begin = min(vocab, tid * per), end = min(vocab, begin + per);
+  const int per = (row.quads() + kThreads - 1) / kThreads;
+  const int begin = min(row.quads(), tid * per), end = min(row.quads(), begin + per);
   double z = 0.0, mass = 0.0;
   int positive = -1;
-  for (int v = begin; v < end; ++v) {
-    const float x = row[v];
+  ForEachInRange(row, begin, end, [&](int v, float x) {
     z += expf(x - max_logit);
     const float p = expf((x - max_logit) * scale);
     mass += p;
     if (p > 0.0f) positive = v;
-  }
+    return true;
+  });
   if (positive >= 0) atomicMax(&last_positive, positive);
-  double inclusive = mass;
-  for (int o = 1; o < 32; o *= 2) {
-    const double y = __shfl_up_sync(kFullMask, inclusive, o);
-    if (lane >= o) inclusive += y;
-  }
-  double exclusive = __shfl_up_sync(kFullMask, inclusive, 1);
-  if (lane == 0) exclusive = 0.0;
-  if (lane == 31) warp_prefix[warp] = inclusive;
-  __syncthreads();
-  if (warp == 0) {
-    double w = warp_prefix[lane];
-    for (int o = 1; o < 32; o *= 2) {
-      const double y = __shfl_up_sync(kFullMask, w, o);
-      if (lane >= o) w += y;
-    }
-    warp_prefix[lane] = w;  // inclusive over warps
-  }
-  __syncthreads();
-  const double before = (warp > 0 ? warp_prefix[warp - 1] : 0.0) + exclusive;
-  befores[tid] = before;
-  if (tid == kThreads - 1) befores[kThreads] = warp_prefix[31];
-  const double total_z = BlockSum(z, double_scratch);  // also orders befores[] for all
-  const double total_mass = befores[kThreads];
+  double total_mass = 0.0;
+  const double inclusive = BlockInclusiveScan(mass, double_scratch, &total_mass);
+  // The exclusive prefix as the next thread sees it: exactly the previous inclusive.
+  befores[tid + 1] = inclusive;
+  if (tid == 0) befores[0] = 0.0;
+  const double total_z = BlockSum(z, double_scratch);  // its barriers also publish befores[]
+  const double before = befores[tid];
   if (draw) {
     const double target = uniforms[r] * total_mass;
     if (before <= target && target < befores[tid + 1]) {
       double cumulative = before;
       int chosen = -1;
-      for (int v = begin; v < end; ++v) {
-        const float p = expf((row[v] - max_logit) * scale);
+      ForEachInRange(row, begin, end, [&](int v, float x) {
+        const float p = expf((x - max_logit) * scale);
         cumulative += p;
         if (p > 0.0f) chosen = v;
-        if (target < cumulative) break;
-      }
+        return !(target < cumulative);
+      });
       if (chosen >= 0) drawn = chosen;
     }
   }
@@ -142,7 +222,7 @@ __global__ void __launch_bounds__(kThreads)
   const int count = min(kC, vocab);
   if (vocab <= kC) {
     for (int v = tid; v < vocab; v += kThreads) {
-      candidate_key[v] = OrderedKey(row[v]);
+      candidate_key[v] = OrderedKey(row.At(v));
       candidate_id[v] = v;
     }
   } else {
@@ -151,19 +231,38 @@ __global__ void __launch_bounds__(kThreads)
     for (int shift = 24; shift >= 0; shift -= 8) {
       for (int i = tid; i < 256; i += kThreads) histogram[i] = 0;
       __syncthreads();
-      for (int v = tid; v < vocab; v += kThreads) {
-        const uint32_t key = OrderedKey(row[v]);
+      ForEachStrided(row, [&](int, float x) {
+        const uint32_t key = OrderedKey(x);
         if ((key & mask) == prefix) atomicAdd(&histogram[(key >> shift) & 255u], 1u);
-      }
+      });
       __syncthreads();
-      if (tid == 0) {
-        int cumulative = 0, bin = 255;
-        for (; bin > 0; --bin) {
-          if (cumulative + static_cast<int>(histogram[bin]) >= want) break;
-          cumulative += histogram[bin];
+      if (tid < 32) {
+        // Lane i holds bins 255 - 8i down to 248 - 8i; find the bin where the count from
+        // the top reaches `want`.
+        uint32_t lane_bins[8], lane_total = 0;
+#pragma unroll
+        for (int b = 0; b < 8; ++b) {
+          lane_bins[b] = histogram[255 - 8 * lane - b];
+          lane_total += lane_bins[b];
         }
-        select_bin = bin;
-        select_want = want - cumulative;
+        uint32_t inclusive_bins = lane_total;
+        for (int o = 1; o < 32; o *= 2) {
+          const uint32_t y = __shfl_up_sync(kFullMask, inclusive_bins, o);
+          if (lane >= o) inclusive_bins += y;
+        }
+        const uint32_t above = inclusive_bins - lane_total;
+        const bool here = above < static_cast<uint32_t>(want) &&
+                          inclusive_bins >= static_cast<uint32_t>(want);
+        if (here) {
+          uint32_t cumulative = above;
+          int b = 0;
+          for (; b < 7; ++b) {
+            if (cumulative + lane_bins[b] >= static_cast<uint32_t>(want)) break;
+            cumulative += lane_bins[b];
+          }
+          select_bin = 255 - 8 * lane - b;
+          select_want = want - static_cast<int>(cumulative);
+        }
       }
       __syncthreads();
       prefix |= static_cast<uint32_t>(select_bin) << shift;
@@ -171,34 +270,42 @@ __global__ void __launch_bounds__(kThreads)
       want = select_want;
       __syncthreads();
     }
-    // prefix is the kC-th largest key; kC - want keys are larger. Ties go in id order.
+    // prefix is the kC-th largest key; kC - want keys are larger. Ties go in id order:
+    // tiles of 4 * kThreads ids, thread t holding ids 4t .. 4t + 3 of a tile.
     const int tie_start = kC - want;
     int tie_base = 0;
-    for (int base = 0; base < vocab; base += kThreads) {
-      const int v = base + tid;
-      const uint32_t key = v < vocab ? OrderedKey(row[v]) : 0u;
-      const bool greater = v < vocab && key > prefix;
-      const bool tie = v < vocab && key == prefix;
-      if (greater) {
-        const int at = atomicAdd(&greater_count, 1);
-        candidate_key[at] = key;
-        candidate_id[at] = v;
+    const int quads = row.quads();
+    for (int q0 = 0; q0 < quads; q0 += kThreads) {
+      const int q = q0 + tid;
+      const float4 x = q < quads ? row.Quad(q) : make_float4(0, 0, 0, 0);
+      int ties = 0;
+#pragma unroll
+      for (int j = 0; j < 4; ++j) {
+        const int v = 4 * q + j;
+        if (v >= vocab) continue;
+        const uint32_t key = OrderedKey(Lane(x, j));
+        if (key > prefix) {
+          const int at = atomicAdd(&greater_count, 1);
+          candidate_key[at] = key;
+          candidate_id[at] = v;
+        } else if (key == prefix) {
+          ++ties;
+        }
       }
-      const unsigned ballot = __ballot_sync(kFullMask, tie);
-      if (lane == 0) warp_ties[warp] = __popc(ballot);
-      __syncthreads();
-      int offset = 0, tile_ties = 0;
-      for (int w = 0; w < kThreads / 32; ++w) {
-        if (w < warp) offset += warp_ties[w];
-        tile_ties += warp_ties[w];
-      }
-      const int rank = tie_base + offset + __popc(ballot & ((1u << lane) - 1u));
-      if (tie && rank < want) {
-        candidate_key[tie_start + rank] = key;
-        candidate_id[tie_start + rank] = v;
+      int tile_ties = 0;
+      const int inclusive_ties = BlockInclusiveScan(ties, int_scratch, &tile_ties);
+      int rank = tie_base + inclusive_ties - ties;
+#pragma unroll
+      for (int j = 0; j < 4; ++j) {
+        const int v = 4 * q + j;
+        if (v >= vocab || OrderedKey(Lane(x, j)) != prefix) continue;
+        if (rank < want) {
+          candidate_key[tie_start + rank] = prefix;
+          candidate_id[tie_start + rank] = v;
+        }
+        ++rank;
       }
       tie_base += tile_ties;
-      __syncthreads();
     }
   }
   for (int i = count + tid; i < kC; i += kThreads) {
@@ -231,7 +338,7 @@ __global__ void __launch_bounds__(kThreads)
   LogitsSummaryRecord& record = out[r];
   for (int i = tid; i < count; i += kThreads) {
     record.ids[i] = candidate_id[i];
-    record.logits[i] = row[candidate_id[i]];
+    record.logits[i] = row.At(candidate_id[i]);
   }
   if (tid == 0) {
     record.log_z = static_cast<double>(max_logit) + log(total_z);
@@ -240,7 +347,7 @@ __global__ void __launch_bounds__(kThreads)
     record.count = count;
     const int id = !draw ? -1 : (drawn >= 0 ? drawn : last_positive);
     record.drawn_id = id;
-    record.drawn_logit = id >= 0 ? row[id] : 0.0f;
+    record.drawn_logit = id >= 0 ? row.At(id) : 0.0f;
   }
 }
 
