@@ -36,8 +36,9 @@ ABSL_FLAG(int, decode_steps, 64, "timed decode steps per batch size");
 ABSL_FLAG(int, max_step_tokens, 8192, "tokens per prefill step (chunked prefill)");
 ABSL_FLAG(bool, cuda_graphs, true, "replay decode steps as CUDA graphs");
 ABSL_FLAG(bool, custom_gemv, true, "bf16: own GEMV kernel for 1-token steps");
-ABSL_FLAG(std::string, gemv_kernel, "rows2-cs",
-          "which GEMV kernel: warp, rows1, rows2, rows4, rows8 (+ -cs: streaming loads)");
+ABSL_FLAG(std::string, gemv_kernel, "rows2-cs-pdl",
+          "which GEMV kernel: warp, rows1, rows2, rows4, rows8 (+ -cs: streaming loads, "
+          "+ -pdl: overlap the previous kernel)");
 ABSL_FLAG(std::string, out, "", "JSON lines output (one object per batch size)");
 
 namespace dsm {

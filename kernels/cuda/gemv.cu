@@ -4,6 +4,7 @@
 #include <string>
 #include <type_traits>
 
+#include "kernels/cuda/grid_dependency.cuh"
 #include "kernels/cuda/warp_reduce.cuh"
 
 namespace dsm::cuda {
@@ -114,6 +115,8 @@ constexpr int kRowsThreads = 256, kRowsLoads = 2;
 // thread i takes the 16-byte chunks i, i + 256, ... of every row. Each pass first loads
 // kRows x kRowsLoads weight chunks, then multiplies them, so every thread keeps that many
 // loads in flight whatever the compiler schedules; the block sums its rows at the end.
+// The first weights are loaded before waiting for the previous kernel (a no-op unless
+// launched with programmatic dependent launch), since only x depends on it.
 template <int kTokens, int kRows, bool kStreaming, typename Out>
 __global__ void __launch_bounds__(kRowsThreads)
     GemvRowsKernel(const __nv_bfloat16* __restrict__ x, const __nv_bfloat16* __restrict__ w, int m,
@@ -134,6 +137,7 @@ __global__ void __launch_bounds__(kRowsThreads)
     const int row = min(row0 + r, m - 1);
     rows[r] = reinterpret_cast<const uint4*>(w + static_cast<int64_t>(row) * k);
   }
+  bool waited = false;
   for (int base = threadIdx.x; base < chunks; base += kRowsThreads * kRowsLoads) {
     uint4 wv[kRows][kRowsLoads];
 #pragma unroll
@@ -143,6 +147,10 @@ __global__ void __launch_bounds__(kRowsThreads)
       for (int r = 0; r < kRows; ++r) {
         wv[r][j] = c < chunks ? LoadWeights<kStreaming>(rows[r] + c) : make_uint4(0, 0, 0, 0);
       }
+    }
+    if (!waited) {
+      WaitForPreviousGrid();
+      waited = true;
     }
 #pragma unroll
     for (int j = 0; j < kRowsLoads; ++j) {
@@ -156,6 +164,7 @@ __global__ void __launch_bounds__(kRowsThreads)
       }
     }
   }
+  if (!waited) WaitForPreviousGrid();
   constexpr int kWarps = kRowsThreads / 32;
   __shared__ float partial[kWarps][kRows * kTokens];
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
@@ -177,31 +186,46 @@ __global__ void __launch_bounds__(kRowsThreads)
   Store(y, int64_t{t} * m + row0 + r, sum);
 }
 
+template <typename Out, typename Kernel>
+void LaunchMaybeOverlapping(Kernel kernel, int blocks, bool overlap, cudaStream_t stream,
+                            const __nv_bfloat16* x, const __nv_bfloat16* w, int m, int k, Out* y) {
+  cudaLaunchConfig_t config = {};
+  config.gridDim = dim3(blocks);
+  config.blockDim = dim3(kRowsThreads);
+  config.stream = stream;
+  cudaLaunchAttribute attribute = {};
+  attribute.id = cudaLaunchAttributeProgrammaticStreamSerialization;
+  attribute.val.programmaticStreamSerializationAllowed = 1;
+  config.attrs = &attribute;
+  config.numAttrs = overlap ? 1 : 0;
+  cudaLaunchKernelEx(&config, kernel, x, w, m, k, y);
+}
+
 template <int kTokens, int kRows, bool kStreaming>
 void LaunchRows(const __nv_bfloat16* x, const __nv_bfloat16* w, int m, int k, void* y, bool y_f32,
-                cudaStream_t stream) {
+                bool overlap, cudaStream_t stream) {
   const int blocks = (m + kRows - 1) / kRows;
   if (y_f32) {
-    GemvRowsKernel<kTokens, kRows, kStreaming, float>
-        <<<blocks, kRowsThreads, 0, stream>>>(x, w, m, k, static_cast<float*>(y));
+    LaunchMaybeOverlapping(GemvRowsKernel<kTokens, kRows, kStreaming, float>, blocks, overlap,
+                           stream, x, w, m, k, static_cast<float*>(y));
   } else {
-    GemvRowsKernel<kTokens, kRows, kStreaming, __nv_bfloat16>
-        <<<blocks, kRowsThreads, 0, stream>>>(x, w, m, k, static_cast<__nv_bfloat16*>(y));
+    LaunchMaybeOverlapping(GemvRowsKernel<kTokens, kRows, kStreaming, __nv_bfloat16>, blocks,
+                           overlap, stream, x, w, m, k, static_cast<__nv_bfloat16*>(y));
   }
 }
 
 template <int kTokens, bool kStreaming>
 void LaunchRowsFor(int rows_per_block, const __nv_bfloat16* x, const __nv_bfloat16* w, int m, int k,
-                   void* y, bool y_f32, cudaStream_t stream) {
+                   void* y, bool y_f32, bool overlap, cudaStream_t stream) {
   switch (rows_per_block) {
     case 1:
-      return LaunchRows<kTokens, 1, kStreaming>(x, w, m, k, y, y_f32, stream);
+      return LaunchRows<kTokens, 1, kStreaming>(x, w, m, k, y, y_f32, overlap, stream);
     case 2:
-      return LaunchRows<kTokens, 2, kStreaming>(x, w, m, k, y, y_f32, stream);
+      return LaunchRows<kTokens, 2, kStreaming>(x, w, m, k, y, y_f32, overlap, stream);
     case 4:
-      return LaunchRows<kTokens, 4, kStreaming>(x, w, m, k, y, y_f32, stream);
+      return LaunchRows<kTokens, 4, kStreaming>(x, w, m, k, y, y_f32, overlap, stream);
     default:
-      return LaunchRows<kTokens, 8, kStreaming>(x, w, m, k, y, y_f32, stream);
+      return LaunchRows<kTokens, 8, kStreaming>(x, w, m, k, y, y_f32, overlap, stream);
   }
 }
 
@@ -209,22 +233,28 @@ template <int kTokens>
 void Launch(GemvKernel kernel, const __nv_bfloat16* x, const __nv_bfloat16* w, int m, int k,
             void* y, bool y_f32, cudaStream_t stream) {
   if (kernel.rows_per_block <= 0) return LaunchWarp<kTokens>(x, w, m, k, y, y_f32, stream);
+  const bool overlap = kernel.overlap_previous;
   if (kernel.streaming) {
-    return LaunchRowsFor<kTokens, true>(kernel.rows_per_block, x, w, m, k, y, y_f32, stream);
+    return LaunchRowsFor<kTokens, true>(kernel.rows_per_block, x, w, m, k, y, y_f32, overlap,
+                                        stream);
   }
-  LaunchRowsFor<kTokens, false>(kernel.rows_per_block, x, w, m, k, y, y_f32, stream);
+  LaunchRowsFor<kTokens, false>(kernel.rows_per_block, x, w, m, k, y, y_f32, overlap, stream);
 }
 
 }  // namespace
 
 bool ParseGemvKernel(std::string_view name, GemvKernel* kernel) {
   GemvKernel parsed;
-  constexpr std::string_view kStreamingSuffix = "-cs";
-  if (name.size() > kStreamingSuffix.size() &&
-      name.substr(name.size() - kStreamingSuffix.size()) == kStreamingSuffix) {
-    parsed.streaming = true;
-    name.remove_suffix(kStreamingSuffix.size());
-  }
+  parsed.streaming = false;
+  const auto take_suffix = [&name](std::string_view suffix) {
+    if (name.size() <= suffix.size() || name.substr(name.size() - suffix.size()) != suffix) {
+      return false;
+    }
+    name.remove_suffix(suffix.size());
+    return true;
+  };
+  parsed.overlap_previous = take_suffix("-pdl");
+  parsed.streaming = take_suffix("-cs");
   if (name == "warp") {
     parsed.rows_per_block = 0;
   } else if (name == "rows1" || name == "rows2" || name == "rows4" || name == "rows8") {

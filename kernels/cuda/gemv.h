@@ -20,9 +20,14 @@ struct GemvKernel {
   // Weights loaded with the evict-first hint (each is read once per step; keeps the L2
   // for activations).
   bool streaming = true;
+  // Block kernels: launched to overlap the kernel before them in the stream (programmatic
+  // dependent launch, Hopper and later): they load their first weights, then wait for
+  // their input. Set it only where the device supports it (compute capability >= 9).
+  bool overlap_previous = false;
 };
 
-// Parses "warp", "rows1".."rows8" with an optional "-cs" suffix (streaming loads).
+// Parses "warp" or "rows1".."rows8", then optional suffixes "-cs" (streaming loads) and
+// "-pdl" (overlap_previous).
 bool ParseGemvKernel(std::string_view name, GemvKernel* kernel);
 
 // Needs 1 <= n <= kMaxGemvTokens, k % 8 == 0 and 16-byte aligned rows; returns false

@@ -6,6 +6,7 @@
 
 #include "kernels/cuda/kernel_math.h"
 #include "kernels/cuda/llama_kernels.h"
+#include "kernels/cuda/grid_dependency.cuh"
 #include "kernels/cuda/warp_reduce.cuh"
 
 namespace dsm::cuda {
@@ -64,6 +65,7 @@ __global__ void EmbeddingGatherKernel(const int32_t* ids, const T* table, int64_
 template <typename T>
 __global__ void AddRmsNormKernel(float* residual, const T* add, bool accumulate,
                                  const float* weight, int dim, float eps, T* out) {
+  AllowNextGridToLaunch();  // a decode GEMV may start loading its weights
   constexpr int kCached = 16;
   const int64_t base = static_cast<int64_t>(blockIdx.x) * dim;
   float cached[kCached];
@@ -208,6 +210,7 @@ __global__ void PagedAttentionKernel(const T* q, const int32_t* positions, const
                                      const int32_t* block_tables, const T* k_cache,
                                      const T* v_cache, AttentionShape shape, int splits,
                                      float* partials, int* counters, T* out) {
+  AllowNextGridToLaunch();
   const int h = blockIdx.x, t = blockIdx.y, split = blockIdx.z;
   const int d = shape.head_dim;
   const int kvh = h / (shape.heads / shape.kv_heads);
@@ -362,6 +365,7 @@ __global__ void PagedAttentionKernel(const T* q, const int32_t* positions, const
 
 template <typename T>
 __global__ void SiluMulKernel(const T* gate_up, int64_t n, int width, T* out) {
+  AllowNextGridToLaunch();
   const int64_t total = n * width;
   for (int64_t e = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; e < total;
        e += static_cast<int64_t>(gridDim.x) * blockDim.x) {
@@ -374,6 +378,7 @@ __global__ void SiluMulKernel(const T* gate_up, int64_t n, int width, T* out) {
 
 template <typename T>
 __global__ void GatherRowsKernel(const T* src, const int32_t* rows, int dim, T* dst) {
+  AllowNextGridToLaunch();
   const int r = blockIdx.x;
   const T* from = src + static_cast<int64_t>(rows[r]) * dim;
   for (int i = threadIdx.x; i < dim; i += blockDim.x)

@@ -337,7 +337,8 @@ TEST(CudaGemvTest, MatchesTheCpuForEveryTokenCountAndKernel) {
              expected.data());
       Device<__nv_bfloat16> dx(x), dw(w), dy(n * m);
       Device<float> df(n * m);
-      for (const char* name : {"warp", "rows1", "rows2", "rows4", "rows8", "rows4-cs"}) {
+      for (const char* name :
+           {"warp", "rows1", "rows2", "rows4", "rows8", "rows4-cs", "rows2-cs-pdl"}) {
         cuda::GemvKernel kernel;
         ASSERT_TRUE(cuda::ParseGemvKernel(name, &kernel)) << name;
         ASSERT_TRUE(cuda::GemvBf16(dx.get(), n, dw.get(), m, k, dy.get(), false, nullptr, kernel));
@@ -357,6 +358,9 @@ TEST(CudaGemvTest, MatchesTheCpuForEveryTokenCountAndKernel) {
   cuda::GemvKernel kernel;
   EXPECT_FALSE(cuda::ParseGemvKernel("rows3", &kernel));
   EXPECT_FALSE(cuda::ParseGemvKernel("-cs", &kernel));
+  EXPECT_FALSE(cuda::ParseGemvKernel("rows2-pdl-cs", &kernel));
+  ASSERT_TRUE(cuda::ParseGemvKernel("rows2-cs-pdl", &kernel));
+  EXPECT_TRUE(kernel.streaming && kernel.overlap_previous && kernel.rows_per_block == 2);
 }
 
 // Device greedy sampling over an all-gathered logits layout equals std::max_element and

@@ -111,8 +111,10 @@ class CudaExecutorImpl : public ModelExecutor {
     if (!cuda::ParseGemvKernel(options_.gemv_kernel, &gemv_kernel_)) {
       return absl::InvalidArgumentError(absl::StrCat("unknown GEMV kernel '", options_.gemv_kernel,
                                                      "' (warp, rows1, rows2, rows4, rows8, "
-                                                     "optionally with -cs)"));
+                                                     "optionally with -cs and -pdl)"));
     }
+    // Programmatic dependent launch needs Hopper or later.
+    gemv_kernel_.overlap_previous = gemv_kernel_.overlap_previous && prop_.major >= 9;
     if (!(options_.gpu_memory_fraction > 0.0 && options_.gpu_memory_fraction <= 1.0)) {
       return absl::InvalidArgumentError(absl::StrCat(
           "--gpu-memory-fraction must be in (0, 1], got ", options_.gpu_memory_fraction));

@@ -29,14 +29,14 @@ struct ExecutorOptions {
   int64_t kv_cache_bytes = int64_t{1} << 30;
 
   // CUDA backend.
-  int cuda_device = -1;                 // -1: the rank's index among the visible devices
-  double gpu_memory_fraction = 0.9;     // of the device's memory, for weights + buffers + KV
-  std::string cuda_precision = "bf16";  // "bf16" (activations + KV) or "fp32" (exact)
-  int max_step_tokens = 8192;           // activation buffers reserved for this many tokens
-  bool cuda_graphs = true;              // replay captured decode steps
-  bool device_sampling = true;          // summarise rows that ask for it (else full rows)
-  bool custom_gemv = true;              // bf16: own GEMV kernel for 1-token steps
-  std::string gemv_kernel = "rows2-cs";  // which one (kernels/cuda/gemv.h: ParseGemvKernel)
+  int cuda_device = -1;                      // -1: the rank's index among the visible devices
+  double gpu_memory_fraction = 0.9;          // of the device's memory, for weights + buffers + KV
+  std::string cuda_precision = "bf16";       // "bf16" (activations + KV) or "fp32" (exact)
+  int max_step_tokens = 8192;                // activation buffers reserved for this many tokens
+  bool cuda_graphs = true;                   // replay captured decode steps
+  bool device_sampling = true;               // summarise rows that ask for it (else full rows)
+  bool custom_gemv = true;                   // bf16: own GEMV kernel for 1-token steps
+  std::string gemv_kernel = "rows2-cs-pdl";  // which (kernels/cuda/gemv.h: ParseGemvKernel)
 };
 
 struct ExecutorInfo {
