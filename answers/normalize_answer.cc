@@ -23,8 +23,8 @@ bool IsDigit(char c) { return std::isdigit(static_cast<unsigned char>(c)) != 0; 
 bool IsAlpha(char c) { return std::isalpha(static_cast<unsigned char>(c)) != 0; }
 
 // Replaces every `from` by `to`, one pair after another (earlier pairs first).
-std::string ReplaceInOrder(std::string s,
-                           std::initializer_list<std::pair<absl::string_view, absl::string_view>> pairs) {
+std::string ReplaceInOrder(
+    std::string s, std::initializer_list<std::pair<absl::string_view, absl::string_view>> pairs) {
   for (const auto& [from, to] : pairs) s = absl::StrReplaceAll(s, {{from, to}});
   return s;
 }
@@ -41,16 +41,17 @@ size_t MatchBrace(absl::string_view s, size_t open) {
 
 bool IsUnitWord(absl::string_view word) {
   static constexpr absl::string_view kUnits[] = {
-      "cm",      "m",        "km",      "mm",      "in",       "inch",     "inches",  "ft",
-      "foot",    "feet",     "yd",      "yard",    "yards",    "mile",     "miles",   "meter",
-      "meters",  "metre",    "metres",  "centimeter", "centimeters", "kilometer", "kilometers",
-      "kg",      "g",        "gram",    "grams",   "kilogram", "kilograms", "lb",     "lbs",
-      "pound",   "pounds",   "oz",      "ounce",   "ounces",   "l",        "liter",   "liters",
-      "ml",      "gallon",   "gallons", "s",       "sec",      "second",   "seconds", "min",
-      "minute",  "minutes",  "h",       "hr",      "hrs",      "hour",     "hours",   "day",
-      "days",    "week",     "weeks",   "month",   "months",   "year",     "years",   "cent",
-      "cents",   "dollar",   "dollars", "unit",    "units",    "sq",       "square",  "cubic",
-      "degree",  "degrees",  "mph",     "percent", "points",   "point"};
+      "cm",        "m",          "km",      "mm",      "in",      "inch",       "inches",
+      "ft",        "foot",       "feet",    "yd",      "yard",    "yards",      "mile",
+      "miles",     "meter",      "meters",  "metre",   "metres",  "centimeter", "centimeters",
+      "kilometer", "kilometers", "kg",      "g",       "gram",    "grams",      "kilogram",
+      "kilograms", "lb",         "lbs",     "pound",   "pounds",  "oz",         "ounce",
+      "ounces",    "l",          "liter",   "liters",  "ml",      "gallon",     "gallons",
+      "s",         "sec",        "second",  "seconds", "min",     "minute",     "minutes",
+      "h",         "hr",         "hrs",     "hour",    "hours",   "day",        "days",
+      "week",      "weeks",      "month",   "months",  "year",    "years",      "cent",
+      "cents",     "dollar",     "dollars", "unit",    "units",   "sq",         "square",
+      "cubic",     "degree",     "degrees", "mph",     "percent", "points",     "point"};
   std::string lower = absl::AsciiStrToLower(word);
   // "cm^2", "m^{3}"
   if (const size_t caret = lower.find('^'); caret != std::string::npos) lower.resize(caret);
@@ -60,8 +61,8 @@ bool IsUnitWord(absl::string_view word) {
 // "\text{cm}" after a number is a unit: dropped. Elsewhere the wrapper goes, its
 // content stays.
 std::string UnwrapTextCommands(std::string s) {
-  static constexpr std::string_view kCommands[] = {"\\textbf", "\\textit", "\\textrm",
-                                                   "\\text",   "\\mathrm", "\\mathbf",
+  static constexpr std::string_view kCommands[] = {"\\textbf", "\\textit",      "\\textrm",
+                                                   "\\text",   "\\mathrm",      "\\mathbf",
                                                    "\\mbox",   "\\operatorname"};
   for (std::string_view command : kCommands) {
     for (size_t at = s.find(command); at != std::string::npos; at = s.find(command, at)) {
@@ -81,13 +82,13 @@ std::string UnwrapTextCommands(std::string s) {
         continue;
       }
       std::string content = s.substr(open + 1, close - open - 2);
-      absl::string_view before = absl::StripTrailingAsciiWhitespace(absl::string_view(s).substr(0, at));
+      absl::string_view before =
+          absl::StripTrailingAsciiWhitespace(absl::string_view(s).substr(0, at));
       const absl::string_view word = absl::StripAsciiWhitespace(content);
       const bool after_number = !before.empty() && (IsDigit(before.back()) || before.back() == '}');
-      const bool unit_like =
-          !word.empty() && std::all_of(word.begin(), word.end(), [](char c) {
-            return IsAlpha(c) || c == ' ' || c == '^' || c == '.' || IsDigit(c);
-          }) && IsAlpha(word.front());
+      const bool unit_like = !word.empty() && std::all_of(word.begin(), word.end(), [](char c) {
+        return IsAlpha(c) || c == ' ' || c == '^' || c == '.' || IsDigit(c);
+      }) && IsAlpha(word.front());
       size_t end = close;
       if (after_number && unit_like) {
         content.clear();
@@ -115,9 +116,9 @@ std::string DropTrailingUnits(std::string s) {
     const absl::string_view rest = absl::StripTrailingAsciiWhitespace(trimmed.substr(0, space));
     if (rest.empty() || !IsUnitWord(word)) return std::string(trimmed);
     const char last = rest.back();
-    if (!IsDigit(last) && !IsUnitWord(rest.substr(rest.rfind(' ') == absl::string_view::npos
-                                                      ? 0
-                                                      : rest.rfind(' ') + 1))) {
+    if (!IsDigit(last) &&
+        !IsUnitWord(
+            rest.substr(rest.rfind(' ') == absl::string_view::npos ? 0 : rest.rfind(' ') + 1))) {
       return std::string(trimmed);
     }
     s = std::string(rest);
@@ -129,9 +130,11 @@ std::string DropWordsAfterNumber(const std::string& s) {
   const size_t space = s.find(' ');
   if (space == std::string::npos) return s;
   const std::string number = s.substr(0, space);
-  if (number.empty() || !std::all_of(number.begin(), number.end(), [](char c) {
-        return IsDigit(c) || c == '.' || c == ',' || c == '-' || c == '/';
-      }) || !std::any_of(number.begin(), number.end(), IsDigit)) {
+  if (number.empty() ||
+      !std::all_of(
+          number.begin(), number.end(),
+          [](char c) { return IsDigit(c) || c == '.' || c == ',' || c == '-' || c == '/'; }) ||
+      !std::any_of(number.begin(), number.end(), IsDigit)) {
     return s;
   }
   size_t letters = 0;
@@ -213,7 +216,7 @@ std::string CompleteShorthand(std::string s) {
          at = s.find(command, at + command.size())) {
       size_t i = at + command.size();
       if (i < s.size() && IsAlpha(s[i])) continue;  // \fracx is not ours
-      if (i < s.size() && s[i] == '[') {              // \sqrt[3]{x}
+      if (i < s.size() && s[i] == '[') {            // \sqrt[3]{x}
         const size_t close = s.find(']', i);
         if (close == std::string::npos) continue;
         i = close + 1;
@@ -223,8 +226,10 @@ std::string CompleteShorthand(std::string s) {
       bool ok = true;
       for (int a = 0; a < args && ok; ++a) {
         std::optional<std::string> arg = argument(i);
-        if (!arg) ok = false;
-        else absl::StrAppend(&rebuilt, "{", *arg, "}");
+        if (!arg)
+          ok = false;
+        else
+          absl::StrAppend(&rebuilt, "{", *arg, "}");
       }
       if (ok) s.replace(head, i - head, rebuilt);
     }
@@ -325,7 +330,8 @@ std::optional<std::string> NormalizeList(const std::string& s) {
   std::vector<std::string> parts = SplitTopLevel(inner, ',');
   if (parts.size() < 2) return std::nullopt;
   for (std::string& part : parts) part = NormalizeElement(part);
-  if (bracketed) return absl::StrCat(s.substr(0, 1), absl::StrJoin(parts, ","), s.substr(s.size() - 1));
+  if (bracketed)
+    return absl::StrCat(s.substr(0, 1), absl::StrJoin(parts, ","), s.substr(s.size() - 1));
   std::sort(parts.begin(), parts.end());
   return absl::StrJoin(parts, ",");
 }
@@ -396,7 +402,7 @@ std::string StripGroupingParentheses(std::string s) {
       if (s[i] == '(' || s[i] == '[' || s[i] == '{') ++depth;
       if (s[i] == ')' || s[i] == ']' || s[i] == '}') --depth;
       if (depth == 0 && i + 1 < s.size()) return s;  // closes early: "(a)+(b)"
-      if (depth == 1 && s[i] == ',') return s;         // a tuple
+      if (depth == 1 && s[i] == ',') return s;       // a tuple
     }
     if (s.size() == 3 && IsAlpha(s[1])) return s;  // "(A)": a choice, handled below
     s = s.substr(1, s.size() - 2);
@@ -426,42 +432,41 @@ std::string NormalizeElement(std::string s) {
 }  // namespace
 
 std::string NormalizeAnswer(absl::string_view answer) {
-  std::string s = ReplaceInOrder(
-      std::string(absl::StripAsciiWhitespace(answer)),
-      {{"\xe2\x88\x92", "-"},  // − (U+2212)
-       {"\xe2\x88\x9e", "\\infty"},
-       {"\xcf\x80", "\\pi"},
-       {"\xc2\xb0", ""},  // °
-       {"\xef\xbc\x8c", ","},  // ，
-       {"{,}", ","},
-       {"\\displaystyle", ""},
-       {"\\dfrac", "\\frac"},
-       {"\\tfrac", "\\frac"},
-       {"\\cfrac", "\\frac"},
-       {"\\left.", ""},
-       {"\\right.", ""},
-       {"\\left", ""},
-       {"\\right", ""},
-       {"\\!", ""},
-       {"\\,", ""},
-       {"\\;", ""},
-       {"\\:", ""},
-       {"\\ ", " "},
-       {"~", " "},
-       {"\\$", ""},
-       {"$", ""},
-       {"\\%", ""},
-       {"%", ""},
-       {"^{\\circ}", ""},
-       {"^\\circ", ""},
-       {"\\circ", ""},
-       {"\\degree", ""},
-       {"\\(", ""},
-       {"\\)", ""},
-       {"\\[", ""},
-       {"\\]", ""},
-       {"\\{", "{"},
-       {"\\}", "}"}});
+  std::string s = ReplaceInOrder(std::string(absl::StripAsciiWhitespace(answer)),
+                                 {{"\xe2\x88\x92", "-"},  // − (U+2212)
+                                  {"\xe2\x88\x9e", "\\infty"},
+                                  {"\xcf\x80", "\\pi"},
+                                  {"\xc2\xb0", ""},       // °
+                                  {"\xef\xbc\x8c", ","},  // ，
+                                  {"{,}", ","},
+                                  {"\\displaystyle", ""},
+                                  {"\\dfrac", "\\frac"},
+                                  {"\\tfrac", "\\frac"},
+                                  {"\\cfrac", "\\frac"},
+                                  {"\\left.", ""},
+                                  {"\\right.", ""},
+                                  {"\\left", ""},
+                                  {"\\right", ""},
+                                  {"\\!", ""},
+                                  {"\\,", ""},
+                                  {"\\;", ""},
+                                  {"\\:", ""},
+                                  {"\\ ", " "},
+                                  {"~", " "},
+                                  {"\\$", ""},
+                                  {"$", ""},
+                                  {"\\%", ""},
+                                  {"%", ""},
+                                  {"^{\\circ}", ""},
+                                  {"^\\circ", ""},
+                                  {"\\circ", ""},
+                                  {"\\degree", ""},
+                                  {"\\(", ""},
+                                  {"\\)", ""},
+                                  {"\\[", ""},
+                                  {"\\]", ""},
+                                  {"\\{", "{"},
+                                  {"\\}", "}"}});
   s = UnwrapTextCommands(std::move(s));
   s = DropTrailingUnits(std::move(s));
   s = DropWordsAfterNumber(std::string(absl::StripAsciiWhitespace(s)));

@@ -3,6 +3,7 @@
 // equal: "\dfrac12", "1/2", "0.50" and "$\frac{1}{2}$" all become "1/2".
 
 #include <string>
+
 #include "absl/strings/string_view.h"
 
 namespace dsm::answers {

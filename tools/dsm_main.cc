@@ -22,6 +22,7 @@
 #include "coordinator/local_worker_group.h"
 #include "tools/client_commands.h"
 #include "tools/command_help.h"
+#include "tools/eval/eval_command.h"
 #include "tools/loadtest/loadtest_command.h"
 #include "tools/model_generator.h"
 #include "tools/run_command.h"
@@ -357,6 +358,11 @@ int main(int argc, char** argv) {
     return dsm::LoadTestMain({absl::GetFlag(FLAGS_addr), absl::GetFlag(FLAGS_temperature),
                               absl::GetFlag(FLAGS_seed), absl::GetFlag(FLAGS_ignore_eos),
                               absl::GetFlag(FLAGS_timeout_s)});
+  }
+  if (command == "eval") {
+    return dsm::EvalMain({absl::GetFlag(FLAGS_addr), absl::GetFlag(FLAGS_temperature),
+                          absl::GetFlag(FLAGS_seed), absl::GetFlag(FLAGS_timeout_s),
+                          absl::GetFlag(FLAGS_max_tokens)});
   }
   std::fprintf(stderr, "dsm: unknown command '%s'\n%s", command.c_str(),
                dsm::GeneralHelp().c_str());
