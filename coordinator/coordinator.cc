@@ -4,10 +4,13 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <optional>
 
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "answers/final_answer.h"
+#include "answers/normalize_answer.h"
 #include "common/shard_spec.h"
 #include "coordinator/tokenizer/incremental_detokenizer.h"
 
@@ -365,6 +368,10 @@ absl::StatusOr<v1::GenerateResponse> Coordinator::Run(const PreparedRequest& req
       c.finished = true;
       c.finish = finish;
       c.choice.set_finish_reason(ToProto(finish));
+      if (std::optional<std::string> answer = answers::ExtractFinalAnswer(c.text)) {
+        c.choice.set_final_answer(answers::NormalizeAnswer(*answer));
+        c.choice.set_final_answer_text(*std::move(answer));
+      }
       --unfinished;
     }
     const size_t safe =
@@ -378,6 +385,10 @@ absl::StatusOr<v1::GenerateResponse> Coordinator::Run(const PreparedRequest& req
     }
     if (logprob != nullptr) *chunk.add_logprobs() = *logprob;
     chunk.set_finish_reason(c.choice.finish_reason());
+    if (c.finished) {
+      chunk.set_final_answer(c.choice.final_answer());
+      chunk.set_final_answer_text(c.choice.final_answer_text());
+    }
     if (!write(chunk)) {
       cancel_all();
       return absl::CancelledError("the client went away");

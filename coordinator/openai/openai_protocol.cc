@@ -274,6 +274,13 @@ const char* FinishReasonText(v1::FinishReason reason) {
   }
 }
 
+// dsmserve's extension: the choice's math final answer, when its text states one.
+void AddFinalAnswer(const std::string& normalized, const std::string& text, json& choice) {
+  if (text.empty()) return;
+  choice["final_answer"] = normalized;
+  choice["final_answer_text"] = text;
+}
+
 json FinishReasonJson(v1::FinishReason reason) {
   const char* text = FinishReasonText(reason);
   return text ? json(text) : json(nullptr);
@@ -390,6 +397,7 @@ json CompletionResponse(const ParsedRequest& request, const ResponseContext& con
     }
     choice["finish_reason"] = FinishReasonJson(c.finish_reason());
     if (!c.stop().empty()) choice["stop_reason"] = c.stop();
+    AddFinalAnswer(c.final_answer(), c.final_answer_text(), choice);
     choices.push_back(choice);
   }
   return {{"id", context.id},
@@ -442,6 +450,7 @@ std::string StreamEncoder::Encode(const v1::GenerateStreamResponse& chunk) {
                                                 : json(nullptr);
   }
   choice["finish_reason"] = FinishReasonJson(chunk.finish_reason());
+  AddFinalAnswer(chunk.final_answer(), chunk.final_answer_text(), choice);
   json event = Envelope();
   event["choices"] = json::array({choice});
   if (request_.include_usage) event["usage"] = nullptr;

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "answers/final_answer.h"
+#include "answers/majority_vote.h"
 #include "answers/normalize_answer.h"
 #include "gtest/gtest.h"
 
@@ -405,6 +406,27 @@ TEST(NormalizeAnswerTest, CanonicalForms) {
   EXPECT_EQ(NormalizeAnswer(""), "");
   EXPECT_FALSE(SameAnswer("", ""));
   EXPECT_GE(kEqual.size() + kDifferent.size(), 300u);
+}
+
+}  // namespace
+}  // namespace dsm::answers
+
+namespace dsm::answers {
+namespace {
+
+TEST(MajorityVoteTest, CountsStatedAnswersAndBreaksTiesByFirstAppearance) {
+  const Vote vote = MajorityVote({"1/2", "", "3", "1/2", "3", "7"});
+  EXPECT_EQ(vote.answer, "1/2");  // 2 votes each for 1/2 and 3: 1/2 came first
+  EXPECT_EQ(vote.count, 2);
+  EXPECT_EQ(vote.voters, 5);
+  EXPECT_DOUBLE_EQ(vote.share, 0.4);
+  EXPECT_EQ(vote.supporters, (std::vector<int>{0, 3}));
+  ASSERT_EQ(vote.distribution.size(), 3u);
+  EXPECT_EQ(vote.distribution[1], (std::pair<std::string, int>{"3", 2}));
+  EXPECT_EQ(vote.distribution[2], (std::pair<std::string, int>{"7", 1}));
+  const Vote none = MajorityVote({"", ""});
+  EXPECT_TRUE(none.answer.empty());
+  EXPECT_EQ(none.voters, 0);
 }
 
 }  // namespace
