@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "answers/final_answer.h"
+#include "answers/majority_vote.h"
 #include "answers/normalize_answer.h"
 #include "common/shard_spec.h"
 #include "coordinator/tokenizer/incremental_detokenizer.h"
@@ -69,9 +70,62 @@ struct ChoiceState {
   std::string text;
   size_t streamed = 0;  // bytes of `text` already sent
   bool finished = false;
+  bool stopped_by_vote = false;  // finished because the vote was already decided
   FinishReason finish = FinishReason::kNone;
   std::chrono::steady_clock::time_point last_token{};  // for inter-token latency
 };
+
+// The normalized answers of the samples that ran to their end ("" = none stated), and the
+// indices they belong to.
+answers::Vote TallyCompleted(const std::vector<ChoiceState>& choices) {
+  std::vector<std::string> stated;
+  for (const ChoiceState& c : choices) {
+    stated.push_back(c.finished && !c.stopped_by_vote ? c.choice.final_answer() : "");
+  }
+  return answers::MajorityVote(stated);
+}
+
+// Whether the samples still running can be stopped: "decided" when they could not
+// overtake the leader even if all of them agreed on another answer, "confidence" when the
+// leader's share of the answers so far reaches the request's threshold; else empty.
+std::string VoteStopReason(const PreparedRequest& request, const answers::Vote& vote, int running) {
+  if (vote.answer.empty() || running == 0) return "";
+  const int runner_up = vote.distribution.size() > 1 ? vote.distribution[1].second : 0;
+  if (request.vote_early_stop && vote.count > runner_up + running) return "decided";
+  if (request.vote_confidence > 0 && vote.voters >= request.vote_min_answers &&
+      vote.share >= request.vote_confidence) {
+    return "confidence";
+  }
+  return "";
+}
+
+v1::VoteResult VoteResultOf(const PreparedRequest& request, const std::vector<ChoiceState>& choices,
+                            int tokens_saved, const std::string& stopped_because) {
+  const answers::Vote vote = TallyCompleted(choices);
+  v1::VoteResult result;
+  result.set_answer(vote.answer);
+  result.set_share(vote.share);
+  for (const auto& [answer, votes] : vote.distribution) {
+    v1::VoteResult::Count* count = result.add_distribution();
+    count->set_answer(answer);
+    count->set_votes(votes);
+  }
+  for (int i : vote.supporters) result.add_supporters(i);
+  if (!vote.supporters.empty()) {
+    result.set_answer_text(choices[vote.supporters.front()].choice.final_answer_text());
+  }
+  result.set_samples(request.vote);
+  for (const ChoiceState& c : choices) {
+    if (c.stopped_by_vote) {
+      result.set_samples_stopped(result.samples_stopped() + 1);
+    } else if (c.finished) {
+      result.set_samples_completed(result.samples_completed() + 1);
+    }
+  }
+  result.set_tokens_saved(tokens_saved);
+  result.set_stopped_because(stopped_because);
+  return result;
+}
 
 }  // namespace
 
@@ -245,6 +299,8 @@ absl::StatusOr<v1::GenerateResponse> Coordinator::Run(const PreparedRequest& req
   int completion_tokens = 0;
   int cached_tokens = 0;
   int unfinished = request.n;
+  int tokens_saved = 0;  // by samples the vote stopped
+  std::string vote_stopped_because;
   int moves = 0;  // to another group after a failure
   bool first_chunk = true;
   size_t max_stop = 0;
@@ -257,7 +313,9 @@ absl::StatusOr<v1::GenerateResponse> Coordinator::Run(const PreparedRequest& req
     record->cached_tokens = cached_tokens;
     std::vector<std::string> reasons;
     for (const ChoiceState& c : choices) {
-      reasons.push_back(c.finished ? FinishReasonName(c.finish) : "none");
+      reasons.push_back(c.stopped_by_vote ? "vote"
+                        : c.finished      ? FinishReasonName(c.finish)
+                                          : "none");
     }
     record->finish_reasons = absl::StrJoin(reasons, ",");
   };
@@ -393,10 +451,35 @@ absl::StatusOr<v1::GenerateResponse> Coordinator::Run(const PreparedRequest& req
       cancel_all();
       return absl::CancelledError("the client went away");
     }
+    // A sample just voted: the others may no longer matter.
+    if (request.vote > 0 && c.finished && vote_stopped_because.empty()) {
+      vote_stopped_because = VoteStopReason(request, TallyCompleted(choices), unfinished);
+      if (!vote_stopped_because.empty()) {
+        for (ChoiceState& other : choices) {
+          if (other.finished) continue;
+          if (other.sequence_id != 0) engine->Cancel(other.sequence_id);
+          other.finished = true;
+          other.stopped_by_vote = true;
+          other.choice.set_finish_reason(v1::FINISH_REASON_CANCELLED);
+          tokens_saved += std::max(0, request.max_tokens - other.choice.token_ids_size());
+          --unfinished;
+          v1::GenerateStreamResponse stopped;
+          stopped.set_index(other.choice.index());
+          stopped.set_finish_reason(v1::FINISH_REASON_CANCELLED);
+          if (!write(stopped)) {
+            cancel_all();
+            return absl::CancelledError("the client went away");
+          }
+        }
+      }
+    }
   }
 
   v1::GenerateResponse response;
   response.set_request_id(request.request_id);
+  if (request.vote > 0) {
+    *response.mutable_vote() = VoteResultOf(request, choices, tokens_saved, vote_stopped_because);
+  }
   for (ChoiceState& c : choices) {
     c.choice.set_text(c.text);
     *response.add_choices() = std::move(c.choice);
@@ -415,6 +498,7 @@ absl::StatusOr<v1::GenerateResponse> Coordinator::Run(const PreparedRequest& req
     v1::GenerateStreamResponse last;
     *last.mutable_usage() = response.usage();
     *last.mutable_timing() = response.timing();
+    if (request.vote > 0) *last.mutable_vote() = response.vote();
     write(last);
   }
   return response;

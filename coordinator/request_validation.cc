@@ -53,6 +53,29 @@ absl::Status ApplyParams(const v1::GenerationParams& p, const TokenizerFiles* te
   if (out.n < 1 || out.n > limits.max_n) {
     return Invalid(absl::StrCat("params.n = ", out.n, " is outside [1, ", limits.max_n, "]"));
   }
+  if (p.has_vote()) {
+    if (p.has_n()) return Invalid("set params.n or params.vote, not both");
+    if (p.vote() < 1 || p.vote() > limits.max_n) {
+      return Invalid(
+          absl::StrCat("params.vote = ", p.vote(), " is outside [1, ", limits.max_n, "]"));
+    }
+    if (out.sampling.temperature <= 0.0f) {
+      return Invalid("params.vote needs temperature > 0 (greedy samples all agree)");
+    }
+    if (text == nullptr) return NeedsTokenizer("params.vote");
+    if (!(p.vote_confidence() >= 0.0f && p.vote_confidence() <= 1.0f)) {
+      return Invalid(
+          absl::StrCat("params.vote_confidence = ", p.vote_confidence(), " is outside [0, 1]"));
+    }
+    if (p.has_vote_min_answers() && p.vote_min_answers() < 1) {
+      return Invalid(
+          absl::StrCat("params.vote_min_answers = ", p.vote_min_answers(), " must be at least 1"));
+    }
+    out.n = out.vote = p.vote();
+    out.vote_early_stop = p.vote_early_stop();
+    out.vote_confidence = p.vote_confidence();
+    if (p.has_vote_min_answers()) out.vote_min_answers = p.vote_min_answers();
+  }
   if (p.stop_size() > limits.max_stop_strings) {
     return Invalid(absl::StrCat("params.stop has ", p.stop_size(), " strings; at most ",
                                 limits.max_stop_strings));

@@ -28,7 +28,11 @@ struct PreparedRequest {
   std::vector<int32_t> prompt_ids;
   SamplingParams sampling;  // seed is the request's; choice i derives its own
   int32_t max_tokens = 0;
-  int32_t n = 1;
+  int32_t n = 1;     // samples (with vote: the vote's)
+  int32_t vote = 0;  // > 0: the samples elect a final answer
+  bool vote_early_stop = false;
+  float vote_confidence = 0.0f;
+  int32_t vote_min_answers = 3;
   bool ignore_eos = false;
   bool echo = false;
   std::vector<std::string> stop;
