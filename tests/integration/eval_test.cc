@@ -108,7 +108,8 @@ TEST_F(EvalTest, VotesOverSeveralSamples) {
   const std::string output = testing::MakeTempDir("eval-vote") + "/items.jsonl";
   const testing::CommandResult r =
       Eval({"--addr", server_->address(), "--data", data_, "--output", output, "--vote", "3",
-            "--temperature", "1", "--seed", "5", "--max_tokens", "8", "--limit", "3"});
+            "--early_stop", "--temperature", "1", "--seed", "5", "--max_tokens", "8", "--limit",
+            "3"});
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   const std::vector<nlohmann::json> items = ReadLines(output);
   ASSERT_EQ(items.size(), 3u);
@@ -118,6 +119,7 @@ TEST_F(EvalTest, VotesOverSeveralSamples) {
     for (const auto& [answer, count] : item["votes"].items()) votes += count.get<int>();
     for (const nlohmann::json& e : item["extracted"]) stated += e.is_null() ? 0 : 1;
     EXPECT_EQ(votes, stated);
+    EXPECT_EQ(item["samples_completed"].get<int>() + item["samples_stopped"].get<int>(), 3);
   }
 }
 

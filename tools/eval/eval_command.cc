@@ -22,6 +22,11 @@ ABSL_FLAG(std::string, template, "cot",
 ABSL_FLAG(int, vote, 1,
           "eval: samples per problem (1..16); more than 1 takes the majority "
           "answer (set --temperature > 0)");
+ABSL_FLAG(bool, early_stop, false,
+          "eval: with --vote, stop a problem's remaining samples once its leading answer "
+          "cannot be overtaken");
+ABSL_FLAG(float, vote_confidence, 0,
+          "eval: with --vote, stop once the leader holds this share of the answers (0 = off)");
 ABSL_FLAG(std::string, output, "", "eval: write one JSON line per problem here");
 ABSL_FLAG(int64_t, limit, 0, "eval: only the first N problems (0 = all)");
 ABSL_FLAG(std::string, score_only, "",
@@ -68,6 +73,8 @@ int EvalMain(const EvalClientFlags& shared) {
   options.template_name = absl::GetFlag(FLAGS_template);
   options.concurrency = absl::GetFlag(FLAGS_concurrency);
   options.samples = absl::GetFlag(FLAGS_vote);
+  options.early_stop = absl::GetFlag(FLAGS_early_stop);
+  options.vote_confidence = absl::GetFlag(FLAGS_vote_confidence);
   options.max_tokens = shared.max_tokens;
   options.temperature = shared.temperature;
   options.seed = shared.seed;

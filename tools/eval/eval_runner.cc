@@ -47,7 +47,11 @@ ItemResult RunItem(v1::Inference::Stub& stub, const EvalOptions& options, const 
   v1::GenerationParams params;
   params.set_max_tokens(options.max_tokens);
   params.set_temperature(options.temperature);
-  params.set_n(options.samples);
+  if (options.samples > 1) {
+    params.set_vote(options.samples);
+    params.set_vote_early_stop(options.early_stop);
+    params.set_vote_confidence(options.vote_confidence);
+  }
   params.set_seed(options.seed + index);
   for (const std::string& stop : prompt->stop) params.add_stop(stop);
 
@@ -86,7 +90,20 @@ ItemResult RunItem(v1::Inference::Stub& stub, const EvalOptions& options, const 
     answers.push_back(choice.final_answer());
     completions.push_back(choice.text());
   }
-  const answers::Vote vote = answers::MajorityVote(answers);
+  // The server's vote when it voted (it leaves out samples it stopped), else the
+  // majority of the choices.
+  answers::Vote vote = answers::MajorityVote(answers);
+  if (response.has_vote()) {
+    vote.answer = response.vote().answer();
+    vote.share = response.vote().share();
+    vote.distribution.clear();
+    for (const v1::VoteResult::Count& c : response.vote().distribution()) {
+      vote.distribution.emplace_back(c.answer(), c.votes());
+    }
+    result.line["samples_completed"] = response.vote().samples_completed();
+    result.line["samples_stopped"] = response.vote().samples_stopped();
+    result.line["tokens_saved"] = response.vote().tokens_saved();
+  }
   nlohmann::json extracted = nlohmann::json::array();
   for (const std::string& a : answers)
     extracted.push_back(a.empty() ? nlohmann::json() : nlohmann::json(a));
