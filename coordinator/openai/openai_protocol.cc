@@ -110,6 +110,22 @@ absl::Status ParseParams(const json& j, Endpoint endpoint, v1::GenerationParams*
   }
   DSM_RETURN_IF_ERROR(GetInt(j, "seed", &integer, &present));
   if (present) p->set_seed(static_cast<uint64_t>(integer));
+  // dsmserve's extension: self-consistency votes (GenerationParams.vote and friends).
+  DSM_RETURN_IF_ERROR(GetInt(j, "vote", &integer, &present));
+  if (present) {
+    DSM_RETURN_IF_ERROR(ToInt32("vote", integer, &i32));
+    p->set_vote(i32);
+  }
+  bool vote_early_stop = false;
+  DSM_RETURN_IF_ERROR(GetBool(j, "vote_early_stop", &vote_early_stop));
+  p->set_vote_early_stop(vote_early_stop);
+  DSM_RETURN_IF_ERROR(GetNumber(j, "vote_confidence", &number, &present));
+  if (present) p->set_vote_confidence(static_cast<float>(number));
+  DSM_RETURN_IF_ERROR(GetInt(j, "vote_min_answers", &integer, &present));
+  if (present) {
+    DSM_RETURN_IF_ERROR(ToInt32("vote_min_answers", integer, &i32));
+    p->set_vote_min_answers(i32);
+  }
   bool ignore_eos = false;
   DSM_RETURN_IF_ERROR(GetBool(j, "ignore_eos", &ignore_eos));
   p->set_ignore_eos(ignore_eos);
@@ -281,6 +297,23 @@ void AddFinalAnswer(const std::string& normalized, const std::string& text, json
   choice["final_answer_text"] = text;
 }
 
+json VoteJson(const v1::VoteResult& vote) {
+  json distribution = json::array();
+  for (const v1::VoteResult::Count& c : vote.distribution()) {
+    distribution.push_back({{"answer", c.answer()}, {"votes", c.votes()}});
+  }
+  return {{"answer", vote.answer().empty() ? json(nullptr) : json(vote.answer())},
+          {"answer_text", vote.answer_text()},
+          {"share", vote.share()},
+          {"distribution", distribution},
+          {"supporters", vote.supporters()},
+          {"samples", vote.samples()},
+          {"samples_completed", vote.samples_completed()},
+          {"samples_stopped", vote.samples_stopped()},
+          {"tokens_saved", vote.tokens_saved()},
+          {"stopped_because", vote.stopped_because()}};
+}
+
 json FinishReasonJson(v1::FinishReason reason) {
   const char* text = FinishReasonText(reason);
   return text ? json(text) : json(nullptr);
@@ -400,13 +433,15 @@ json CompletionResponse(const ParsedRequest& request, const ResponseContext& con
     AddFinalAnswer(c.final_answer(), c.final_answer_text(), choice);
     choices.push_back(choice);
   }
-  return {{"id", context.id},
-          {"object",
-           request.endpoint == Endpoint::kCompletions ? "text_completion" : "chat.completion"},
-          {"created", context.created},
-          {"model", context.model},
-          {"choices", choices},
-          {"usage", UsageJson(response.usage())}};
+  json body = {{"id", context.id},
+               {"object",
+                request.endpoint == Endpoint::kCompletions ? "text_completion" : "chat.completion"},
+               {"created", context.created},
+               {"model", context.model},
+               {"choices", choices},
+               {"usage", UsageJson(response.usage())}};
+  if (response.has_vote()) body["vote"] = VoteJson(response.vote());
+  return body;
 }
 
 json StreamEncoder::Envelope() const {
@@ -418,7 +453,13 @@ json StreamEncoder::Envelope() const {
 }
 
 std::string StreamEncoder::Encode(const v1::GenerateStreamResponse& chunk) {
-  if (chunk.has_usage()) return "";  // the final chunk: Finish() reports it
+  if (chunk.has_usage()) {  // the final chunk: Finish() reports its usage
+    if (!chunk.has_vote()) return "";
+    json event = Envelope();
+    event["choices"] = json::array();
+    event["vote"] = VoteJson(chunk.vote());
+    return SseEvent(event);
+  }
   const int index = chunk.index();
   if (static_cast<int>(role_sent_.size()) <= index) role_sent_.resize(index + 1, false);
   const bool finished = chunk.finish_reason() != v1::FINISH_REASON_UNSPECIFIED;

@@ -9,6 +9,8 @@
 #include <numeric>
 
 #include "gtest/gtest.h"
+#include "httplib.h"
+#include "nlohmann/json.hpp"
 #include "tests/integration/server_helpers.h"
 #include "tests/support/scripted_model.h"
 
@@ -32,7 +34,7 @@ class VoteTest : public ::testing::Test {
                                   {'8', {{"}", 1.0}}},
                                   {'}', {{"", 1.0}}}};
     ASSERT_TRUE(testing::WriteScriptedModel(dir, script).ok());
-    server_ = testing::ServerProcess::Start({"--model", dir}).release();
+    server_ = testing::ServerProcess::Start({"--model", dir, "--http-port", "0"}).release();
   }
   static void TearDownTestSuite() {
     delete server_;
@@ -170,6 +172,53 @@ TEST_F(VoteTest, FourShotPromptIsComputedOnceForSixteenVotes) {
   // Every sample after the first finds the prompt's full blocks in the prefix cache
   // (only the partial last block is its own).
   EXPECT_GE(response.usage().cached_prompt_tokens(), prompt - 16);
+}
+
+// The OpenAI front end: vote settings as extension fields of the body, the vote and each
+// choice's final answer in the response, and the vote as the stream's last event.
+TEST_F(VoteTest, OpenAiHttpCarriesVotesAndFinalAnswers) {
+  ASSERT_NE(server_, nullptr);
+  httplib::Client client("127.0.0.1", server_->http_port());
+  client.set_read_timeout(120, 0);
+  httplib::Result models = client.Get("/v1/models");
+  ASSERT_TRUE(models);
+  const std::string model = nlohmann::json::parse(models->body)["data"][0]["id"];
+  const nlohmann::json body = {{"model", model},
+                               {"prompt", "Solve it?"},
+                               {"max_tokens", 100},
+                               {"temperature", 1.0},
+                               {"seed", 11},
+                               {"vote", 16},
+                               {"vote_early_stop", true}};
+  httplib::Result r = client.Post("/v1/completions", body.dump(), "application/json");
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  const nlohmann::json reply = nlohmann::json::parse(r->body);
+  v1::GenerateResponse grpc_reply;
+  ASSERT_TRUE(Generate(Request(16, true), &grpc_reply).ok());
+  EXPECT_EQ(reply["vote"]["answer"], grpc_reply.vote().answer());
+  EXPECT_EQ(reply["vote"]["samples_stopped"], grpc_reply.vote().samples_stopped());
+  EXPECT_EQ(reply["vote"]["stopped_because"], "decided");
+  ASSERT_EQ(reply["choices"].size(), 16u);
+  int with_answer = 0;
+  for (const nlohmann::json& c : reply["choices"]) with_answer += c.contains("final_answer");
+  EXPECT_EQ(with_answer, grpc_reply.vote().samples_completed());
+
+  nlohmann::json stream_body = body;
+  stream_body["stream"] = true;
+  r = client.Post("/v1/completions", stream_body.dump(), "application/json");
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200);
+  const size_t at = r->body.find("\"vote\":");
+  ASSERT_NE(at, std::string::npos) << r->body;
+  EXPECT_LT(at, r->body.find("data: [DONE]"));
+  EXPECT_NE(r->body.find("\"final_answer\":"), std::string::npos);
+
+  nlohmann::json bad = body;
+  bad["temperature"] = 0;
+  r = client.Post("/v1/completions", bad.dump(), "application/json");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 400) << r->body;
 }
 
 TEST_F(VoteTest, BadVoteSettingsAreInvalidArguments) {

@@ -24,9 +24,9 @@ struct EvalOptions {
   std::string address = "127.0.0.1:50051";
   std::string template_name = "cot";
   int concurrency = 4;
-  int samples = 1;  // per problem; > 1 asks the server to vote (params.vote)
-  bool early_stop = false;      // params.vote_early_stop
-  float vote_confidence = 0;    // params.vote_confidence
+  int samples = 1;            // per problem; > 1 asks the server to vote (params.vote)
+  bool early_stop = false;    // params.vote_early_stop
+  float vote_confidence = 0;  // params.vote_confidence
   int max_tokens = 512;
   float temperature = 0.0f;
   uint64_t seed = 0;
