@@ -1,5 +1,7 @@
 #include "tools/eval/eval_command.h"
 
+#include <unistd.h>
+
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -75,6 +77,7 @@ int EvalMain(const EvalClientFlags& shared) {
   options.samples = absl::GetFlag(FLAGS_vote);
   options.early_stop = absl::GetFlag(FLAGS_early_stop);
   options.vote_confidence = absl::GetFlag(FLAGS_vote_confidence);
+  options.progress_bar = isatty(STDERR_FILENO) != 0;
   options.max_tokens = shared.max_tokens;
   options.temperature = shared.temperature;
   options.seed = shared.seed;

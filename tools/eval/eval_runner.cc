@@ -168,12 +168,19 @@ EvalReport RunEval(const EvalOptions& options, const std::vector<EvalItem>& item
       report.failed += results[i].failed ? 1 : 0;
       report.completion_tokens += results[i].completion_tokens;
       const double elapsed = SecondsSince(start);
-      progress << absl::StrFormat(
-                      "eval: %d/%d done, accuracy %.4f (%d correct), %d failed, %.1f tok/s\n",
-                      report.items, items.size(),
-                      static_cast<double>(report.correct) / report.items, report.correct,
-                      report.failed, elapsed > 0 ? report.completion_tokens / elapsed : 0.0)
-               << std::flush;
+      const std::string status = absl::StrFormat(
+          "%d/%d done, accuracy %.4f (%d correct), %d failed, %.1f tok/s", report.items,
+          items.size(), static_cast<double>(report.correct) / report.items, report.correct,
+          report.failed, elapsed > 0 ? report.completion_tokens / elapsed : 0.0);
+      if (options.progress_bar) {
+        constexpr int kWidth = 30;
+        const int filled = static_cast<int>(kWidth * report.items / items.size());
+        progress << "\r[" << std::string(filled, '#') << std::string(kWidth - filled, '.') << "] "
+                 << status << (static_cast<size_t>(report.items) == items.size() ? "\n" : "")
+                 << std::flush;
+      } else {
+        progress << "eval: " << status << "\n" << std::flush;
+      }
     }
   };
   std::vector<std::thread> threads;
