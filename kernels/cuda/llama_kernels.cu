@@ -1,6 +1,7 @@
 #include <cuda_bf16.h>
 
 #include <algorithm>
+#include <climits>
 #include <cstdint>
 #include <type_traits>
 
@@ -103,52 +104,87 @@ __global__ void AddRmsNormKernel(float* residual, const T* add, bool accumulate,
   }
 }
 
-// One block per row: max (lowest index on ties), then the sum of exp(logit - max).
+// A running argmax (lowest id on ties) with the sum of exp(x - best) over what was seen.
+struct ArgmaxSum {
+  float best = -INFINITY;
+  int id = INT_MAX;
+  float sum = 0.0f;
+};
+
+__device__ __forceinline__ void Push(ArgmaxSum& a, float x, int v) {
+  if (x > a.best || (x == a.best && v < a.id)) {
+    a.sum = (a.best == -INFINITY ? 0.0f : a.sum * expf(a.best - x)) + 1.0f;
+    a.best = x;
+    a.id = v;
+  } else {
+    a.sum += expf(x - a.best);
+  }
+}
+
+__device__ __forceinline__ ArgmaxSum Merge(ArgmaxSum a, ArgmaxSum b) {
+  if (b.best > a.best || (b.best == a.best && b.id < a.id)) {
+    const ArgmaxSum t = a;
+    a = b;
+    b = t;
+  }
+  if (b.sum > 0.0f) a.sum += b.sum * expf(b.best - a.best);
+  return a;
+}
+
+// One block per row, one pass: each thread keeps a running argmax and softmax sum over
+// its logits, read 4 at a time with 4 loads in flight when the slices allow 16-byte
+// loads; the block then merges the threads' states.
 __global__ void ArgmaxLogprobKernel(const float* logits, int rows, int world, int slice,
                                     int32_t* ids, float* logprobs) {
   const int r = blockIdx.x;
   const int vocab = world * slice;
-  float best = -INFINITY;
-  int best_id = vocab;
-  for (int v = threadIdx.x; v < vocab; v += blockDim.x) {
-    const float x = logits[(static_cast<int64_t>(v / slice) * rows + r) * slice + v % slice];
-    if (x > best || (x == best && v < best_id)) {
-      best = x;
-      best_id = v;
+  ArgmaxSum acc;
+  if (slice % 4 == 0) {
+    constexpr int kBatch = 4;
+    const int quads_per_slice = slice / 4, quads = world * quads_per_slice;
+    for (int q0 = threadIdx.x; q0 < quads; q0 += kBatch * blockDim.x) {
+      float4 x[kBatch];
+#pragma unroll
+      for (int b = 0; b < kBatch; ++b) {
+        const int q = q0 + b * blockDim.x;
+        if (q < quads) {
+          const int w = q / quads_per_slice, within = q % quads_per_slice;
+          x[b] = reinterpret_cast<const float4*>(
+              logits + (static_cast<int64_t>(w) * rows + r) * slice)[within];
+        }
+      }
+#pragma unroll
+      for (int b = 0; b < kBatch; ++b) {
+        const int q = q0 + b * blockDim.x;
+        if (q >= quads) break;
+        const int v = (q / quads_per_slice) * slice + (q % quads_per_slice) * 4;
+        Push(acc, x[b].x, v);
+        Push(acc, x[b].y, v + 1);
+        Push(acc, x[b].z, v + 2);
+        Push(acc, x[b].w, v + 3);
+      }
+    }
+  } else {
+    for (int v = threadIdx.x; v < vocab; v += blockDim.x) {
+      Push(acc, logits[(static_cast<int64_t>(v / slice) * rows + r) * slice + v % slice], v);
     }
   }
-  __shared__ float shared_best[32];
-  __shared__ int shared_id[32];
   for (int offset = 16; offset > 0; offset /= 2) {
-    const float other = __shfl_xor_sync(0xffffffffu, best, offset);
-    const int other_id = __shfl_xor_sync(0xffffffffu, best_id, offset);
-    if (other > best || (other == best && other_id < best_id)) {
-      best = other;
-      best_id = other_id;
-    }
+    ArgmaxSum other;
+    other.best = __shfl_xor_sync(0xffffffffu, acc.best, offset);
+    other.id = __shfl_xor_sync(0xffffffffu, acc.id, offset);
+    other.sum = __shfl_xor_sync(0xffffffffu, acc.sum, offset);
+    acc = Merge(acc, other);
   }
+  __shared__ ArgmaxSum per_warp[32];
   const int lane = threadIdx.x % 32, warp = threadIdx.x / 32, warps = blockDim.x / 32;
-  if (lane == 0) {
-    shared_best[warp] = best;
-    shared_id[warp] = best_id;
-  }
+  if (lane == 0) per_warp[warp] = acc;
   __syncthreads();
-  best = shared_best[0];
-  best_id = shared_id[0];
-  for (int w = 1; w < warps; ++w) {
-    if (shared_best[w] > best || (shared_best[w] == best && shared_id[w] < best_id)) {
-      best = shared_best[w];
-      best_id = shared_id[w];
-    }
-  }
-  float sum = 0.0f;
-  for (int v = threadIdx.x; v < vocab; v += blockDim.x) {
-    sum += expf(logits[(static_cast<int64_t>(v / slice) * rows + r) * slice + v % slice] - best);
-  }
-  sum = BlockSum(sum);
   if (threadIdx.x == 0) {
-    ids[r] = best_id;
-    logprobs[r] = -logf(sum);
+    ArgmaxSum total = per_warp[0];
+    for (int w = 1; w < warps; ++w) total = Merge(total, per_warp[w]);
+    ids[r] = total.id;
+    logprobs[r] = -logf(total.sum);
   }
 }
 
