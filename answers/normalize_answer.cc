@@ -264,6 +264,7 @@ std::optional<Rational> Reduce(__int128 num, __int128 den) {
 
 // Integers, decimals, a/b and \frac{a}{b} of those, with a sign.
 std::optional<Rational> ParseRational(absl::string_view s) {
+  if (s.size() > 256) return std::nullopt;  // bounds the \frac recursion too
   bool negative = false;
   while (!s.empty() && (s.front() == '-' || s.front() == '+')) {
     if (s.front() == '-') negative = !negative;
@@ -432,6 +433,16 @@ std::string NormalizeElement(std::string s) {
 }  // namespace
 
 std::string NormalizeAnswer(absl::string_view answer) {
+  // Final answers are short; a "box" holding pages of text is compared as it stands
+  // (whitespace aside) instead of being parsed, so its cost stays linear.
+  constexpr size_t kLongest = 2048;
+  if (answer.size() > kLongest) {
+    std::string s(answer);
+    s.erase(std::remove_if(s.begin(), s.end(),
+                           [](char c) { return std::isspace(static_cast<unsigned char>(c)) != 0; }),
+            s.end());
+    return s;
+  }
   std::string s = ReplaceInOrder(std::string(absl::StripAsciiWhitespace(answer)),
                                  {{"\xe2\x88\x92", "-"},  // − (U+2212)
                                   {"\xe2\x88\x9e", "\\infty"},
