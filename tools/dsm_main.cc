@@ -15,6 +15,7 @@
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
+#include "absl/flags/reflection.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -360,9 +361,15 @@ int main(int argc, char** argv) {
                               absl::GetFlag(FLAGS_timeout_s)});
   }
   if (command == "eval") {
+    // Chains of thought need more than the 16 tokens `dsm generate` defaults to: left at
+    // its default, --max_tokens leaves the length to the server (its default, capped by
+    // the context).
+    const absl::CommandLineFlag* max_tokens = absl::FindCommandLineFlag("max_tokens");
+    const bool max_tokens_default =
+        max_tokens != nullptr && max_tokens->CurrentValue() == max_tokens->DefaultValue();
     return dsm::EvalMain({absl::GetFlag(FLAGS_addr), absl::GetFlag(FLAGS_temperature),
                           absl::GetFlag(FLAGS_seed), absl::GetFlag(FLAGS_timeout_s),
-                          absl::GetFlag(FLAGS_max_tokens)});
+                          max_tokens_default ? 0 : absl::GetFlag(FLAGS_max_tokens)});
   }
   std::fprintf(stderr, "dsm: unknown command '%s'\n%s", command.c_str(),
                dsm::GeneralHelp().c_str());

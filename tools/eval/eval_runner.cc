@@ -45,7 +45,7 @@ ItemResult RunItem(v1::Inference::Stub& stub, const EvalOptions& options, const 
     return result;
   }
   v1::GenerationParams params;
-  params.set_max_tokens(options.max_tokens);
+  if (options.max_tokens > 0) params.set_max_tokens(options.max_tokens);
   params.set_temperature(options.temperature);
   if (options.samples > 1) {
     params.set_vote(options.samples);

@@ -27,7 +27,7 @@ struct EvalOptions {
   int samples = 1;            // per problem; > 1 asks the server to vote (params.vote)
   bool early_stop = false;    // params.vote_early_stop
   float vote_confidence = 0;  // params.vote_confidence
-  int max_tokens = 512;
+  int max_tokens = 0;         // 0 = the server's default
   float temperature = 0.0f;
   uint64_t seed = 0;
   double timeout_s = 0;
