@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "hwy/aligned_allocator.h"
+#include "hwy/cache_control.h"
 
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "benchmarks/roofline.cc"
@@ -18,8 +19,10 @@ namespace HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
 
 // Sums floats [0, count) read as `streams` interleaved sequential streams (the access
-// pattern of a GEMV over several weight panels), 8 independent vector adds.
-float SumRange(const float* p, size_t count, size_t streams) {
+// pattern of a GEMV over several weight panels), 8 independent vector adds; with
+// `prefetch_floats` > 0 each stream also prefetches that far ahead, as the decode GEMV
+// does (kernels/cpu/panel_matmul.cc).
+float SumRange(const float* p, size_t count, size_t streams, size_t prefetch_floats) {
   const hn::ScalableTag<float> df;
   const size_t n = hn::Lanes(df);
   hn::Vec<decltype(df)> acc[8];
@@ -28,6 +31,7 @@ float SumRange(const float* p, size_t count, size_t streams) {
   for (size_t i = 0; i + 2 * n <= per; i += 2 * n) {
     for (size_t s = 0; s < streams; ++s) {
       const float* q = p + s * per + i;
+      if (prefetch_floats > 0 && i + prefetch_floats < per) hwy::Prefetch(q + prefetch_floats);
       acc[(2 * s) % 8] = hn::Add(acc[(2 * s) % 8], hn::LoadU(df, q));
       acc[(2 * s + 1) % 8] = hn::Add(acc[(2 * s + 1) % 8], hn::LoadU(df, q + n));
     }
@@ -73,20 +77,23 @@ double MeasureReadBandwidth(ThreadPool& pool, int repeats) {
   auto buffer = hwy::AllocateAligned<float>(floats);
   std::memset(buffer.get(), 0, floats * sizeof(float));
   // Many 16 MiB parts, taken by whichever thread is free (a slow thread cannot leave the
-  // other idle), each read as 2, 4 or 8 streams; the best pattern and repeat counts.
+  // other idle), each read as 2, 4 or 8 streams, with and without software prefetch 1 or
+  // 2 KiB ahead; the best pattern and repeat counts.
   const size_t parts = 64;
   std::vector<float> sums(parts);
   double best = 0;
-  for (size_t streams : {2, 4, 8}) {
-    for (int r = 0; r < repeats; ++r) {
-      const auto start = std::chrono::steady_clock::now();
-      pool.ParallelFor(parts, 1, [&](size_t begin, size_t end) {
-        for (size_t part = begin; part < end; ++part) {
-          sums[part] = HWY_DYNAMIC_DISPATCH(SumRange)(buffer.get() + part * (floats / parts),
-                                                      floats / parts, streams);
-        }
-      });
-      best = std::max(best, floats * sizeof(float) / SecondsSince(start));
+  for (size_t prefetch_floats : {0, 256, 512}) {
+    for (size_t streams : {2, 4, 8}) {
+      for (int r = 0; r < repeats; ++r) {
+        const auto start = std::chrono::steady_clock::now();
+        pool.ParallelFor(parts, 1, [&](size_t begin, size_t end) {
+          for (size_t part = begin; part < end; ++part) {
+            sums[part] = HWY_DYNAMIC_DISPATCH(SumRange)(buffer.get() + part * (floats / parts),
+                                                        floats / parts, streams, prefetch_floats);
+          }
+        });
+        best = std::max(best, floats * sizeof(float) / SecondsSince(start));
+      }
     }
   }
   return best;
