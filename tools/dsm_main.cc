@@ -68,6 +68,9 @@ ABSL_FLAG(std::string, precision, "bf16",
           "cuda: bf16 (activations and KV cache in bf16) or fp32 (exact, golden-comparable)");
 ABSL_FLAG(double, gpu_memory_fraction, 0.9,
           "cuda: fraction of each GPU's memory for weights, buffers and the KV cache");
+ABSL_FLAG(std::string, kv_cache_dtype, "f32",
+          "cpu: KV-cache elements: f32 (exact, golden-identical) or bf16 (half the memory and "
+          "attention reads; K and V rounded to bf16, logits move slightly)");
 ABSL_FLAG(bool, device_sampling, true,
           "cuda: sample from 2 KB summaries of the logits made on the GPU (best 256 "
           "candidates, normalisers, one draw) instead of copying each 400 KB row to the host; "
@@ -149,6 +152,7 @@ int RunMain() {
   o.precision = absl::GetFlag(FLAGS_precision);
   o.gpu_memory_fraction = absl::GetFlag(FLAGS_gpu_memory_fraction);
   o.device_sampling = absl::GetFlag(FLAGS_device_sampling);
+  o.kv_cache_dtype = absl::GetFlag(FLAGS_kv_cache_dtype);
   const std::string input = absl::GetFlag(FLAGS_input);
   absl::Status status;
   if (input == "-") {
@@ -209,6 +213,7 @@ int ServeMain(bool registered) {
   o.coordinator.workers.step_timeout_per_token_s = absl::GetFlag(FLAGS_step_timeout_per_token_s);
   o.coordinator.workers.gpu_memory_fraction = absl::GetFlag(FLAGS_gpu_memory_fraction);
   o.coordinator.workers.device_sampling = absl::GetFlag(FLAGS_device_sampling);
+  o.coordinator.workers.kv_cache_dtype = absl::GetFlag(FLAGS_kv_cache_dtype);
   o.host = absl::GetFlag(FLAGS_host);
   o.port = absl::GetFlag(FLAGS_port);
   o.http_port = absl::GetFlag(FLAGS_http_port);

@@ -158,6 +158,7 @@ absl::Status RunOffline(const RunOptions& options, std::istream& input, std::ost
   group_options.precision = options.precision;
   group_options.gpu_memory_fraction = options.gpu_memory_fraction;
   group_options.device_sampling = options.device_sampling;
+  group_options.kv_cache_dtype = options.kv_cache_dtype;
   absl::StatusOr<std::unique_ptr<LocalWorkerGroup>> group = LocalWorkerGroup::Launch(group_options);
   if (!group.ok()) return group.status();
 

@@ -1,36 +1,56 @@
 #include "worker/kv_cache.h"
 
 #include <algorithm>
+#include <cstring>
 
 namespace dsm {
+namespace {
+
+size_t ElementBytes(DType dtype) { return dtype == DType::kBF16 ? 2 : 4; }
+
+}  // namespace
 
 KvCache::KvCache(size_t num_layers, size_t num_blocks, size_t block_size, size_t kv_heads,
-                 size_t head_dim)
+                 size_t head_dim, DType dtype)
     : num_layers_(num_layers),
       num_blocks_(num_blocks),
       block_size_(block_size),
       kv_heads_(kv_heads),
       head_dim_(head_dim),
-      layer_floats_(num_blocks * block_size * kv_heads * head_dim),
-      keys_(hwy::AllocateAligned<float>(std::max<size_t>(1, num_layers * layer_floats_))),
-      values_(hwy::AllocateAligned<float>(std::max<size_t>(1, num_layers * layer_floats_))) {}
+      dtype_(dtype),
+      element_bytes_(ElementBytes(dtype)),
+      layer_elements_(num_blocks * block_size * kv_heads * head_dim),
+      keys_(hwy::AllocateAligned<uint8_t>(
+          std::max<size_t>(1, num_layers * layer_elements_ * element_bytes_))),
+      values_(hwy::AllocateAligned<uint8_t>(
+          std::max<size_t>(1, num_layers * layer_elements_ * element_bytes_))) {}
 
-size_t KvCache::BlockBytes(size_t num_layers, size_t block_size, size_t kv_heads, size_t head_dim) {
-  return 2 * num_layers * block_size * kv_heads * head_dim * sizeof(float);
+size_t KvCache::BlockBytes(size_t num_layers, size_t block_size, size_t kv_heads, size_t head_dim,
+                           DType dtype) {
+  return 2 * num_layers * block_size * kv_heads * head_dim * ElementBytes(dtype);
 }
 
-float* KvCache::KeySlot(size_t layer, size_t block, size_t slot) {
-  return keys_.get() + layer * layer_floats_ + (block * block_size_ + slot) * kv_heads_ * head_dim_;
-}
-
-float* KvCache::ValueSlot(size_t layer, size_t block, size_t slot) {
-  return values_.get() + layer * layer_floats_ +
-         (block * block_size_ + slot) * kv_heads_ * head_dim_;
+void KvCache::Store(size_t layer, size_t block, size_t slot, const float* k, const float* v) {
+  const size_t width = kv_heads_ * head_dim_;
+  const size_t offset =
+      (layer * layer_elements_ + (block * block_size_ + slot) * width) * element_bytes_;
+  if (dtype_ == DType::kBF16) {
+    auto* keys = reinterpret_cast<uint16_t*>(keys_.get() + offset);
+    auto* values = reinterpret_cast<uint16_t*>(values_.get() + offset);
+    for (size_t i = 0; i < width; ++i) {
+      keys[i] = FloatToBF16(k[i]);
+      values[i] = FloatToBF16(v[i]);
+    }
+    return;
+  }
+  std::memcpy(keys_.get() + offset, k, width * sizeof(float));
+  std::memcpy(values_.get() + offset, v, width * sizeof(float));
 }
 
 PagedKvLayer KvCache::Layer(size_t layer) const {
-  return PagedKvLayer{keys_.get() + layer * layer_floats_, values_.get() + layer * layer_floats_,
-                      block_size_, kv_heads_, head_dim_};
+  const size_t offset = layer * layer_elements_ * element_bytes_;
+  return PagedKvLayer{
+      keys_.get() + offset, values_.get() + offset, block_size_, kv_heads_, head_dim_, dtype_};
 }
 
 }  // namespace dsm

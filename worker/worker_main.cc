@@ -55,6 +55,8 @@ ABSL_FLAG(int, max_sequences, 256, "sequences one step may hold (the scheduler's
 ABSL_FLAG(int, parent_pid, 0,
           "exit when this process is no longer our parent (the launcher died); 0 = never");
 ABSL_FLAG(bool, cuda_graphs, true, "cuda: capture and replay decode steps as CUDA graphs");
+ABSL_FLAG(std::string, kv_cache_dtype, "f32",
+          "cpu: KV-cache elements, f32 (exact) or bf16 (half the memory, K/V rounded)");
 ABSL_FLAG(bool, device_sampling, true,
           "cuda: sample from summaries of the logits made on the device (2 KB per row) "
           "instead of copying every row to the host");
@@ -179,6 +181,7 @@ int Main() {
   executor.cuda_precision = absl::GetFlag(FLAGS_precision);
   executor.max_step_tokens = absl::GetFlag(FLAGS_max_step_tokens);
   executor.cuda_graphs = absl::GetFlag(FLAGS_cuda_graphs);
+  executor.kv_cache_dtype = absl::GetFlag(FLAGS_kv_cache_dtype);
   executor.device_sampling = absl::GetFlag(FLAGS_device_sampling);
   executor.max_sequences = absl::GetFlag(FLAGS_max_sequences);
   const auto start = std::chrono::steady_clock::now();

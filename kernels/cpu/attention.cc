@@ -19,19 +19,31 @@ namespace hn = hwy::HWY_NAMESPACE;
 
 using DF = hn::ScalableTag<float>;
 
+// Cached K/V elements as f32 vectors and scalars: f32 as is, bf16 (stored as its 16 bits)
+// widened exactly by a shift.
+HWY_INLINE hn::Vec<DF> LoadKv(DF df, const float* HWY_RESTRICT p) { return hn::LoadU(df, p); }
+HWY_INLINE hn::Vec<DF> LoadKv(DF df, const uint16_t* HWY_RESTRICT p) {
+  const hn::Rebind<uint16_t, DF> du16;
+  const hn::Rebind<uint32_t, DF> du32;
+  return hn::BitCast(df, hn::ShiftLeft<16>(hn::PromoteTo(du32, hn::LoadU(du16, p))));
+}
+HWY_INLINE float KvScalar(float x) { return x; }
+HWY_INLINE float KvScalar(uint16_t bits) { return BF16ToFloat(bits); }
+
 // q · k over d dimensions: two vector FMA chains, their sum reduced, then a scalar tail.
-HWY_INLINE float Dot(const float* HWY_RESTRICT a, const float* HWY_RESTRICT b, size_t d) {
+template <typename T>
+HWY_INLINE float Dot(const float* HWY_RESTRICT a, const T* HWY_RESTRICT b, size_t d) {
   const DF df;
   const size_t n = hn::Lanes(df);
   auto acc0 = hn::Zero(df), acc1 = hn::Zero(df);
   size_t i = 0;
   for (; i + 2 * n <= d; i += 2 * n) {
-    acc0 = hn::MulAdd(hn::LoadU(df, a + i), hn::LoadU(df, b + i), acc0);
-    acc1 = hn::MulAdd(hn::LoadU(df, a + i + n), hn::LoadU(df, b + i + n), acc1);
+    acc0 = hn::MulAdd(hn::LoadU(df, a + i), LoadKv(df, b + i), acc0);
+    acc1 = hn::MulAdd(hn::LoadU(df, a + i + n), LoadKv(df, b + i + n), acc1);
   }
-  for (; i + n <= d; i += n) acc0 = hn::MulAdd(hn::LoadU(df, a + i), hn::LoadU(df, b + i), acc0);
+  for (; i + n <= d; i += n) acc0 = hn::MulAdd(hn::LoadU(df, a + i), LoadKv(df, b + i), acc0);
   float sum = hn::GetLane(hn::SumOfLanes(df, hn::Add(acc0, acc1)));
-  for (; i < d; ++i) sum += a[i] * b[i];
+  for (; i < d; ++i) sum += a[i] * KvScalar(b[i]);
   return sum;
 }
 
@@ -59,20 +71,23 @@ HWY_INLINE void Softmax(float* scores, size_t length) {
 }
 
 // out[0, d) += w * v[0, d)
-HWY_INLINE void AddScaled(float w, const float* HWY_RESTRICT v, size_t d, float* HWY_RESTRICT out) {
+template <typename T>
+HWY_INLINE void AddScaled(float w, const T* HWY_RESTRICT v, size_t d, float* HWY_RESTRICT out) {
   const DF df;
   const size_t n = hn::Lanes(df);
   const auto wv = hn::Set(df, w);
   size_t i = 0;
   for (; i + n <= d; i += n)
-    hn::StoreU(hn::MulAdd(wv, hn::LoadU(df, v + i), hn::LoadU(df, out + i)), df, out + i);
-  for (; i < d; ++i) out[i] += w * v[i];
+    hn::StoreU(hn::MulAdd(wv, LoadKv(df, v + i), hn::LoadU(df, out + i)), df, out + i);
+  for (; i < d; ++i) out[i] += w * KvScalar(v[i]);
 }
 
 // One token, all heads: per head its scores over positions [0, position], softmax,
 // weighted values. Positions are the outer loop so each cached slot (all KV heads of a
 // position, contiguous) is read front to back once. Each head's instruction sequence
 // depends only on its query, the position and the cached K/V, never on the batch.
+// T is the cache's element: float, or uint16_t holding bf16.
+template <typename T>
 void AttendToken(const float* q, const AttentionQuery& query, size_t heads, const PagedKvLayer& kv,
                  float scale, std::vector<float>& scores, float* out) {
   const size_t d = kv.head_dim;
@@ -82,7 +97,8 @@ void AttendToken(const float* q, const AttentionQuery& query, size_t heads, cons
   scores.resize(heads * length);
   for (size_t p = 0; p < length; ++p) {
     const size_t block = static_cast<size_t>(query.block_table[p / kv.block_size]);
-    const float* slot = kv.k + (block * kv.block_size + p % kv.block_size) * slot_stride;
+    const T* slot =
+        static_cast<const T*>(kv.k) + (block * kv.block_size + p % kv.block_size) * slot_stride;
     for (size_t h = 0; h < heads; ++h) {
       scores[h * length + p] = Dot(q + h * d, slot + (h / group) * d, d) * scale;
     }
@@ -91,7 +107,8 @@ void AttendToken(const float* q, const AttentionQuery& query, size_t heads, cons
   std::fill(out, out + heads * d, 0.0f);
   for (size_t p = 0; p < length; ++p) {
     const size_t block = static_cast<size_t>(query.block_table[p / kv.block_size]);
-    const float* slot = kv.v + (block * kv.block_size + p % kv.block_size) * slot_stride;
+    const T* slot =
+        static_cast<const T*>(kv.v) + (block * kv.block_size + p % kv.block_size) * slot_stride;
     for (size_t h = 0; h < heads; ++h) {
       AddScaled(scores[h * length + p], slot + (h / group) * d, d, out + h * d);
     }
@@ -103,7 +120,11 @@ void AttendRange(const float* q, const AttentionQuery* queries, size_t heads,
   const size_t width = heads * kv.head_dim;
   std::vector<float> scores;
   for (size_t t = begin; t < end; ++t) {
-    AttendToken(q + t * width, queries[t], heads, kv, scale, scores, out + t * width);
+    if (kv.dtype == DType::kBF16) {
+      AttendToken<uint16_t>(q + t * width, queries[t], heads, kv, scale, scores, out + t * width);
+    } else {
+      AttendToken<float>(q + t * width, queries[t], heads, kv, scale, scores, out + t * width);
+    }
   }
 }
 

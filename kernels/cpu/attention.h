@@ -4,17 +4,20 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "common/dtype.h"
 #include "kernels/cpu/thread_pool.h"
 
 namespace dsm {
 
-// One layer's cache: K and V each laid out [block][slot][kv_head][head_dim].
+// One layer's cache: K and V each laid out [block][slot][kv_head][head_dim], as f32 or
+// (the opt-in compact cache) bf16 elements.
 struct PagedKvLayer {
-  const float* k = nullptr;
-  const float* v = nullptr;
+  const void* k = nullptr;
+  const void* v = nullptr;
   size_t block_size = 0;
   size_t kv_heads = 0;
   size_t head_dim = 0;
+  DType dtype = DType::kF32;  // kF32 or kBF16
 };
 
 // A query token attends to positions [0, position] of its sequence, found through the

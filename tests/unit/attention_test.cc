@@ -4,7 +4,9 @@
 #include <random>
 #include <vector>
 
+#include "common/dtype.h"
 #include "gtest/gtest.h"
+#include "worker/kv_cache.h"
 
 namespace dsm {
 namespace {
@@ -63,6 +65,48 @@ TEST(PagedAttentionTest, MatchesDenseAttentionThroughScatteredBlocks) {
     std::vector<float> qt(q.begin() + t * heads * d, q.begin() + (t + 1) * heads * d);
     std::vector<double> ref = Reference(qt, keys, values, queries[t].position, heads, kv_heads, d);
     for (size_t i = 0; i < heads * d; ++i) EXPECT_NEAR(out[t * heads * d + i], ref[i], 1e-5);
+  }
+}
+
+// The compact cache: attention over bf16 K/V (written through KvCache::Store) gives
+// exactly the bits of f32 attention over the same values rounded to bf16 first, since
+// widening bf16 is exact and the kernel's order is the same: the only deviation of the
+// bf16 cache is that rounding. Head dims with and without a scalar tail.
+TEST(PagedAttentionTest, Bf16CacheEqualsF32AttentionOverRoundedValues) {
+  for (const size_t d : {size_t{64}, size_t{20}}) {
+    const size_t heads = 4, kv_heads = 2, block_size = 4, num_blocks = 6, layers = 2;
+    const int64_t length = 13;
+    const std::vector<int32_t> block_table = {3, 0, 5, 1};
+    std::mt19937 rng(11);
+    std::uniform_real_distribution<float> dist(-2, 2);
+    KvCache exact(layers, num_blocks, block_size, kv_heads, d, DType::kF32);
+    KvCache compact(layers, num_blocks, block_size, kv_heads, d, DType::kBF16);
+    ASSERT_TRUE(exact.ok() && compact.ok());
+    EXPECT_EQ(compact.num_bytes() * 2, exact.num_bytes());
+    EXPECT_EQ(KvCache::BlockBytes(layers, block_size, kv_heads, d, DType::kBF16) * 2,
+              KvCache::BlockBytes(layers, block_size, kv_heads, d));
+    for (int64_t p = 0; p < length; ++p) {
+      std::vector<float> k(kv_heads * d), v(kv_heads * d), k_rounded, v_rounded;
+      for (float& x : k) x = dist(rng);
+      for (float& x : v) x = dist(rng);
+      for (float x : k) k_rounded.push_back(BF16ToFloat(FloatToBF16(x)));
+      for (float x : v) v_rounded.push_back(BF16ToFloat(FloatToBF16(x)));
+      const size_t block = block_table[p / block_size], slot = p % block_size;
+      compact.Store(1, block, slot, k.data(), v.data());
+      exact.Store(1, block, slot, k_rounded.data(), v_rounded.data());
+    }
+    std::vector<float> q(3 * heads * d);
+    for (float& x : q) x = dist(rng);
+    const std::vector<AttentionQuery> queries = {
+        {0, block_table.data()}, {7, block_table.data()}, {12, block_table.data()}};
+    std::vector<float> out_exact(q.size()), out_compact(q.size());
+    ThreadPool pool(2);
+    const float scale = 1.0f / std::sqrt(float(d));
+    PagedAttention(pool, q.data(), 3, queries.data(), heads, exact.Layer(1), scale,
+                   out_exact.data());
+    PagedAttention(pool, q.data(), 3, queries.data(), heads, compact.Layer(1), scale,
+                   out_compact.data());
+    EXPECT_EQ(out_compact, out_exact) << "head_dim " << d;
   }
 }
 

@@ -20,6 +20,13 @@ absl::StatusOr<std::unique_ptr<CpuExecutor>> CpuExecutor::Create(const ExecutorO
     return absl::InvalidArgumentError(
         absl::StrCat("the KV cache size must be > 0 bytes, got ", options.kv_cache_bytes));
   }
+  DType kv_dtype = DType::kF32;
+  if (options.kv_cache_dtype == "bf16") {
+    kv_dtype = DType::kBF16;
+  } else if (options.kv_cache_dtype != "f32") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--kv-cache-dtype must be f32 or bf16, got '", options.kv_cache_dtype, "'"));
+  }
   absl::StatusOr<LlamaWeights> weights =
       LoadLlamaWeights(checkpoint, shard, options.progress, WeightLayout::kPanels);
   if (!weights.ok()) return weights.status();
@@ -32,7 +39,7 @@ absl::StatusOr<std::unique_ptr<CpuExecutor>> CpuExecutor::Create(const ExecutorO
 
   const ShardDims local = LocalDims(config, shard.world_size);
   const size_t block_bytes = KvCache::BlockBytes(config.num_hidden_layers, options.kv_block_size,
-                                                 local.kv_heads, config.head_dim);
+                                                 local.kv_heads, config.head_dim, kv_dtype);
   const size_t blocks_per_context =
       (config.max_position_embeddings + options.kv_block_size - 1) / options.kv_block_size;
   const size_t num_blocks =
@@ -46,8 +53,9 @@ absl::StatusOr<std::unique_ptr<CpuExecutor>> CpuExecutor::Create(const ExecutorO
   auto executor = std::unique_ptr<CpuExecutor>(new CpuExecutor());
   executor->pool_ =
       std::make_unique<ThreadPool>(options.threads > 0 ? options.threads : DefaultThreadCount());
-  executor->kv_cache_ = std::make_unique<KvCache>(
-      config.num_hidden_layers, num_blocks, options.kv_block_size, local.kv_heads, config.head_dim);
+  executor->kv_cache_ =
+      std::make_unique<KvCache>(config.num_hidden_layers, num_blocks, options.kv_block_size,
+                                local.kv_heads, config.head_dim, kv_dtype);
   if (!executor->kv_cache_->ok()) {
     return absl::ResourceExhaustedError(absl::StrCat("out of memory: the KV cache of ", num_blocks,
                                                      " blocks needs ", num_blocks * block_bytes,

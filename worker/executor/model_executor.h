@@ -27,6 +27,8 @@ struct ExecutorOptions {
   // CPU backend.
   int threads = 0;  // 0 = all cores this process may use
   int64_t kv_cache_bytes = int64_t{1} << 30;
+  // "f32" (exact, the default) or "bf16" (half the memory; K/V rounded to bf16).
+  std::string kv_cache_dtype = "f32";
 
   // CUDA backend.
   int cuda_device = -1;                      // -1: the rank's index among the visible devices

@@ -119,10 +119,8 @@ absl::Status LlamaModel::Layer(size_t index, size_t n, const std::vector<Attenti
     rope_.Apply(row, local_.heads, positions[t]);
     rope_.Apply(row + q_width, local_.kv_heads, positions[t]);
     std::memcpy(q_.data() + t * q_width, row, q_width * sizeof(float));
-    std::memcpy(kv_cache_->KeySlot(index, slots[t].first, slots[t].second), row + q_width,
-                kv_width * sizeof(float));
-    std::memcpy(kv_cache_->ValueSlot(index, slots[t].first, slots[t].second),
-                row + q_width + kv_width, kv_width * sizeof(float));
+    kv_cache_->Store(index, slots[t].first, slots[t].second, row + q_width,
+                     row + q_width + kv_width);
   }
   PagedAttention(*pool_, q_.data(), n, queries.data(), local_.heads, kv_cache_->Layer(index),
                  1.0f / std::sqrt(static_cast<float>(d)), attn_.data());
