@@ -39,6 +39,7 @@ ABSL_FLAG(int, prompt, 128, "prompt tokens per sequence (prefilled one sequence 
 ABSL_FLAG(int, steps, 16, "decode steps to time per batch size");
 ABSL_FLAG(int, threads, 0, "threads (0 = all cores)");
 ABSL_FLAG(float, temperature, 0.0f, "sampling temperature of every sequence (0 = greedy)");
+ABSL_FLAG(std::string, kv_cache_dtype, "f32", "KV-cache elements: f32 (exact) or bf16");
 ABSL_FLAG(bool, roofline, true, "measure read bandwidth and FMA peak in the same run");
 ABSL_FLAG(std::string, json, "", "also write the figures to this JSON file");
 
@@ -180,6 +181,7 @@ int Main() {
   options.model_dir = *dir;
   options.executor.threads = threads;
   options.executor.kv_cache_bytes = int64_t{4} << 30;
+  options.executor.kv_cache_dtype = absl::GetFlag(FLAGS_kv_cache_dtype);
   const auto load_start = std::chrono::steady_clock::now();
   absl::StatusOr<std::unique_ptr<StepRunner>> runner =
       StepRunner::Create(options, std::make_unique<SingleRankCommunicator>());
