@@ -39,10 +39,10 @@ std::optional<SampleResult> SampleFromSummary(const LogitsSummary& summary,
                                               const SamplingParams& params, size_t vocab,
                                               double uniform);
 
-// The uniform Sample() draws with for (params.seed, draw_index).
 // Uniform double in [0, 1) from (seed, index).
 double UniformFromCounter(uint64_t seed, uint64_t index);
 
+// The uniform Sample() draws with for (params.seed, draw_index).
 inline double DrawUniform(const SamplingParams& params, uint64_t draw_index) {
   return UniformFromCounter(params.seed, draw_index);
 }

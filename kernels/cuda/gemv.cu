@@ -1,9 +1,8 @@
-#include "kernels/cuda/gemv.h"
-
 #include <cstdint>
 #include <string>
 #include <type_traits>
 
+#include "kernels/cuda/gemv.h"
 #include "kernels/cuda/grid_dependency.cuh"
 #include "kernels/cuda/warp_reduce.cuh"
 

@@ -5,9 +5,9 @@
 #include <cstdint>
 #include <type_traits>
 
+#include "kernels/cuda/grid_dependency.cuh"
 #include "kernels/cuda/kernel_math.h"
 #include "kernels/cuda/llama_kernels.h"
-#include "kernels/cuda/grid_dependency.cuh"
 #include "kernels/cuda/warp_reduce.cuh"
 
 namespace dsm::cuda {
@@ -149,8 +149,8 @@ __global__ void ArgmaxLogprobKernel(const float* logits, int rows, int world, in
         const int q = q0 + b * blockDim.x;
         if (q < quads) {
           const int w = q / quads_per_slice, within = q % quads_per_slice;
-          x[b] = reinterpret_cast<const float4*>(
-              logits + (static_cast<int64_t>(w) * rows + r) * slice)[within];
+          x[b] = reinterpret_cast<const float4*>(logits + (static_cast<int64_t>(w) * rows + r) *
+                                                              slice)[within];
         }
       }
 #pragma unroll
@@ -410,7 +410,6 @@ __global__ void SiluMulKernel(const T* gate_up, int64_t n, int width, T* out) {
     out[e] = FromFloat<T>(cuda_math::SiluMul(ToFloat(row[i]), ToFloat(row[width + i])));
   }
 }
-
 
 template <typename T>
 __global__ void GatherRowsKernel(const T* src, const int32_t* rows, int dim, T* dst) {

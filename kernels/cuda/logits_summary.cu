@@ -1,7 +1,7 @@
-#include "kernels/cuda/logits_summary.h"
-
 #include <climits>
 #include <cstdint>
+
+#include "kernels/cuda/logits_summary.h"
 
 namespace dsm::cuda {
 namespace {
@@ -251,8 +251,8 @@ __global__ void __launch_bounds__(kThreads)
           if (lane >= o) inclusive_bins += y;
         }
         const uint32_t above = inclusive_bins - lane_total;
-        const bool here = above < static_cast<uint32_t>(want) &&
-                          inclusive_bins >= static_cast<uint32_t>(want);
+        const bool here =
+            above < static_cast<uint32_t>(want) && inclusive_bins >= static_cast<uint32_t>(want);
         if (here) {
           uint32_t cumulative = above;
           int b = 0;
@@ -353,9 +353,8 @@ __global__ void __launch_bounds__(kThreads)
 
 }  // namespace
 
-void SummarizeLogits(const float* logits, int rows, int world, int slice,
-                     const float* temperatures, const double* uniforms, LogitsSummaryRecord* out,
-                     cudaStream_t stream) {
+void SummarizeLogits(const float* logits, int rows, int world, int slice, const float* temperatures,
+                     const double* uniforms, LogitsSummaryRecord* out, cudaStream_t stream) {
   if (rows == 0) return;
   SummarizeLogitsKernel<<<rows, kThreads, 0, stream>>>(logits, rows, world, slice, temperatures,
                                                        uniforms, out);

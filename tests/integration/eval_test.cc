@@ -106,10 +106,9 @@ TEST_F(EvalTest, AnswersEveryProblemInOrderWithProgressAndCounts) {
 TEST_F(EvalTest, VotesOverSeveralSamples) {
   ASSERT_NE(server_, nullptr);
   const std::string output = testing::MakeTempDir("eval-vote") + "/items.jsonl";
-  const testing::CommandResult r =
-      Eval({"--addr", server_->address(), "--data", data_, "--output", output, "--vote", "3",
-            "--early_stop", "--temperature", "1", "--seed", "5", "--max_tokens", "8", "--limit",
-            "3"});
+  const testing::CommandResult r = Eval({"--addr", server_->address(), "--data", data_, "--output",
+                                         output, "--vote", "3", "--early_stop", "--temperature",
+                                         "1", "--seed", "5", "--max_tokens", "8", "--limit", "3"});
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   const std::vector<nlohmann::json> items = ReadLines(output);
   ASSERT_EQ(items.size(), 3u);

@@ -127,14 +127,21 @@ TEST_F(LlamaModelGoldenTest, BadStepsFailAloneWithClearErrors) {
 // tiny-deepseek (DeepSeek-Math's configuration, bf16 weights) against its float64
 // golden: the CPU backend's fp32 activations land within the README's 1e-4 and give the
 // greedy tokens exactly, each case alone and all six in one batch.
-TEST(TinyDeepseekCpuTest, MatchesTheFloat64Golden) {
-  DSM_REQUIRE_SHARED("models/tiny-deepseek/golden.json");
-  const std::string dir = testing::SharedDir() + "/models/tiny-deepseek";
-  const std::vector<GoldenCase> golden = testing::LoadGoldenCases(dir + "/golden.json");
+// A one-rank CPU runner over tiny-deepseek with the given KV-cache dtype.
+RunnerOptions TinyDeepseekOptions(const std::string& kv_cache_dtype) {
   RunnerOptions options;
-  options.model_dir = dir;
+  options.model_dir = testing::SharedDir() + "/models/tiny-deepseek";
   options.executor.threads = 2;
   options.executor.kv_cache_bytes = 64 << 20;
+  options.executor.kv_cache_dtype = kv_cache_dtype;
+  return options;
+}
+
+TEST(TinyDeepseekCpuTest, MatchesTheFloat64Golden) {
+  DSM_REQUIRE_SHARED("models/tiny-deepseek/golden.json");
+  const RunnerOptions options = TinyDeepseekOptions("f32");
+  const std::vector<GoldenCase> golden =
+      testing::LoadGoldenCases(options.model_dir + "/golden.json");
   absl::StatusOr<std::unique_ptr<StepRunner>> runner =
       StepRunner::Create(options, std::make_unique<SingleRankCommunicator>());
   ASSERT_TRUE(runner.ok()) << runner.status();
@@ -160,13 +167,9 @@ TEST(TinyDeepseekCpuTest, MatchesTheFloat64Golden) {
 // mode stays deterministic: batched and alone give the same bits.
 TEST(TinyDeepseekCpuTest, Bf16KvCacheStaysWithinTheBf16BoundAndBatchInvariant) {
   DSM_REQUIRE_SHARED("models/tiny-deepseek/golden.json");
-  const std::string dir = testing::SharedDir() + "/models/tiny-deepseek";
-  const std::vector<GoldenCase> golden = testing::LoadGoldenCases(dir + "/golden.json");
-  RunnerOptions options;
-  options.model_dir = dir;
-  options.executor.threads = 2;
-  options.executor.kv_cache_bytes = 32 << 20;
-  options.executor.kv_cache_dtype = "bf16";
+  RunnerOptions options = TinyDeepseekOptions("bf16");
+  const std::vector<GoldenCase> golden =
+      testing::LoadGoldenCases(options.model_dir + "/golden.json");
   absl::StatusOr<std::unique_ptr<StepRunner>> runner =
       StepRunner::Create(options, std::make_unique<SingleRankCommunicator>());
   ASSERT_TRUE(runner.ok()) << runner.status();

@@ -350,14 +350,11 @@ class CudaExecutorImpl : public ModelExecutor {
       n += static_cast<int>(seq.token_ids.size());
       rows += seq.want_logits ? 1 : 0;
       decode = decode && seq.token_ids.size() == 1 && seq.want_logits;
-      full = full ||
-             (seq.want_logits && !seq.greedy_only && (!seq.summary || !options_.device_sampling));
+      // Rows that asked for a summary get one unless --device_sampling=false.
+      const bool summarised = seq.summary && options_.device_sampling;
+      full = full || (seq.want_logits && !seq.greedy_only && !summarised);
       greedy = greedy || (seq.want_logits && seq.greedy_only);
-      summary = summary || (seq.want_logits && !seq.greedy_only && seq.summary);
-    }
-    if (!options_.device_sampling && summary) {
-      full = true;
-      summary = false;
+      summary = summary || (seq.want_logits && !seq.greedy_only && summarised);
     }
     // Only rank 0 samples, so only it brings rows (summaries, argmaxes) back to the host.
     if (shard_.rank != 0) full = greedy = summary = false;
