@@ -1,6 +1,7 @@
 #include "coordinator/openai/openai_protocol.h"
 
 #include <cmath>
+#include <cstdint>
 
 #include "absl/strings/str_cat.h"
 
@@ -11,6 +12,14 @@ using nlohmann::json;
 
 absl::Status Bad(const std::string& field, const std::string& what) {
   return absl::InvalidArgumentError(absl::StrCat(field, ": ", what));
+}
+
+// A token id must fit int32 before it is narrowed: 2^32 + 1 would otherwise wrap to 1 and
+// pass the vocabulary check as a different token. Range against the vocabulary is the
+// coordinator's check.
+bool IsInt32(const json& id) {
+  if (id.is_number_unsigned()) return id.get<uint64_t>() <= INT32_MAX;
+  return id.is_number_integer() && id.get<int64_t>() >= INT32_MIN && id.get<int64_t>() <= INT32_MAX;
 }
 
 // Typed optional fields: absent or null leaves `out` untouched.
@@ -32,6 +41,8 @@ absl::Status GetInt(const json& j, const char* key, int64_t* out, bool* present)
   if (it->is_number_float()) {
     const double v = it->get<double>();
     if (v != std::floor(v)) return Bad(key, "must be an integer");
+    // 2^62 bounds every count; past 2^63 the conversion itself would be undefined.
+    if (std::fabs(v) > 0x1p62) return Bad(key, "is out of range");
     *out = static_cast<int64_t>(v);
   } else if (it->is_number_integer()) {
     *out = it->get<int64_t>();
@@ -145,8 +156,8 @@ absl::Status ParseParams(const json& j, Endpoint endpoint, v1::GenerationParams*
   if (auto it = j.find("stop_token_ids"); it != j.end() && !it->is_null()) {
     if (!it->is_array()) return Bad("stop_token_ids", "must be an array of integers");
     for (size_t i = 0; i < it->size(); ++i) {
-      if (!(*it)[i].is_number_integer()) {
-        return Bad(absl::StrCat("stop_token_ids[", i, "]"), "must be an integer");
+      if (!IsInt32((*it)[i])) {
+        return Bad(absl::StrCat("stop_token_ids[", i, "]"), "must be a token id (integer)");
       }
       p->add_stop_token_ids((*it)[i].get<int32_t>());
     }
@@ -230,7 +241,7 @@ absl::Status ParsePrompt(const json& j, ParsedRequest* out) {
       if (id.is_string() || id.is_array()) {
         return Bad("prompt", "one prompt per request (send several requests for a batch)");
       }
-      if (!id.is_number_integer()) {
+      if (!IsInt32(id)) {
         return Bad(absl::StrCat("prompt[", i, "]"), "must be a token id (integer)");
       }
       ids->add_ids(id.get<int32_t>());

@@ -1,5 +1,8 @@
 #include "coordinator/tokenizer/decoder.h"
 
+#include <cstdint>
+#include <utility>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "coordinator/tokenizer/byte_alphabet.h"
@@ -184,8 +187,20 @@ absl::StatusOr<std::unique_ptr<Decoder>> ParseDecoder(const nlohmann::json& j) {
   if (type == "ByteFallback") return std::make_unique<ByteFallbackDecoder>();
   if (type == "Fuse") return std::make_unique<FuseDecoder>();
   if (type == "Strip") {
-    return std::make_unique<StripDecoder>(j.value("content", " "), j.value("start", 0),
-                                          j.value("stop", 0));
+    // Counts are checked before conversion: a float like 1e30 would be undefined as an int,
+    // and a huge count with an empty content would loop that many times per token.
+    constexpr int64_t kMaxStrip = 1 << 16;
+    int start = 0, stop = 0;
+    for (auto [key, out] : {std::pair{"start", &start}, std::pair{"stop", &stop}}) {
+      const nlohmann::json count = j.value(key, nlohmann::json(0));
+      if (!count.is_number_integer() || count.get<int64_t>() < 0 ||
+          count.get<int64_t>() > kMaxStrip) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("Strip decoder: ", key, " must be an integer in [0, ", kMaxStrip, "]"));
+      }
+      *out = count.get<int>();
+    }
+    return std::make_unique<StripDecoder>(j.value("content", " "), start, stop);
   }
   if (type == "Replace") {
     absl::StatusOr<std::unique_ptr<Regex>> pattern =

@@ -46,12 +46,35 @@ class IdentityPostProcessor : public PostProcessor {
   std::vector<int32_t> Process(const std::vector<int32_t>& ids) const override { return ids; }
 };
 
+// Token ids as added_tokens bounds them; anything else (a float, 1e22, -1) is an error
+// before it is converted, since converting an out-of-range number is undefined.
+bool IsTokenId(const nlohmann::json& id) {
+  return id.is_number_integer() && id.get<int64_t>() >= 0 && id.get<int64_t>() < (1 << 24);
+}
+
 // ["[CLS]", 101] style entries of Bert/RobertaProcessing.
 absl::StatusOr<int32_t> TokenPairId(const nlohmann::json& pair, const char* name) {
-  if (!pair.is_array() || pair.size() != 2 || !pair[1].is_number_integer()) {
-    return absl::InvalidArgumentError(absl::StrCat("post_processor.", name, " is malformed"));
+  if (!pair.is_array() || pair.size() != 2 || !IsTokenId(pair[1])) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("post_processor.", name, " is malformed (want [\"token\", id])"));
   }
   return pair[1].get<int32_t>();
+}
+
+absl::StatusOr<std::vector<int32_t>> SpecialTokenIds(const nlohmann::json& ids,
+                                                     const std::string& name) {
+  std::vector<int32_t> out;
+  if (ids.is_array()) {
+    for (const auto& id : ids) {
+      if (!IsTokenId(id)) break;
+      out.push_back(id.get<int32_t>());
+    }
+  }
+  if (!ids.is_array() || out.size() != ids.size()) {
+    return absl::InvalidArgumentError(absl::StrCat("TemplateProcessing special token ", name,
+                                                   ": ids must be a list of ids in [0, 2^24)"));
+  }
+  return out;
 }
 
 }  // namespace
@@ -76,8 +99,9 @@ absl::StatusOr<std::unique_ptr<PostProcessor>> ParsePostProcessor(const nlohmann
         return absl::InvalidArgumentError(
             absl::StrCat("TemplateProcessing uses special token ", name, " without ids"));
       }
-      pieces.push_back(special[name]["ids"].get<std::vector<int32_t>>());
-      if (pieces.back().empty()) pieces.pop_back();
+      absl::StatusOr<std::vector<int32_t>> ids = SpecialTokenIds(special[name]["ids"], name);
+      if (!ids.ok()) return ids.status();
+      if (!ids->empty()) pieces.push_back(*std::move(ids));
     }
     return std::make_unique<TemplatePostProcessor>(std::move(pieces));
   }

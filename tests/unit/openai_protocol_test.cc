@@ -78,6 +78,13 @@ TEST(OpenAiProtocolTest, BadInputNamesTheField) {
        "logit_bias"},
       {{{"prompt", "x"}, {"best_of", 3}}, absl::StatusCode::kUnimplemented, "best_of"},
       {{{"prompt", "x"}, {"model", "other"}}, absl::StatusCode::kNotFound, "other"},
+      // Numbers past the target type are errors, never wrapped or converted out of range.
+      {{{"prompt", "x"}, {"max_tokens", 1e30}}, absl::StatusCode::kInvalidArgument, "max_tokens"},
+      {{{"prompt", {1, 4294967297LL}}}, absl::StatusCode::kInvalidArgument, "prompt[1]"},
+      {{{"prompt", {18446744073709551615ULL}}}, absl::StatusCode::kInvalidArgument, "prompt[0]"},
+      {{{"prompt", "x"}, {"stop_token_ids", {-4294967295LL}}},
+       absl::StatusCode::kInvalidArgument,
+       "stop_token_ids[0]"},
   };
   for (const Case& c : cases) {
     absl::StatusOr<ParsedRequest> r = Completions(c.body);

@@ -212,5 +212,29 @@ TEST(TokenizerLoadTest, UnknownComponentsAreNamed) {
   EXPECT_FALSE(Tokenizer::FromJson(j.dump(), "t").ok());
 }
 
+// Numbers are range-checked before they are converted (the fuzzer found a float id of
+// 2.2e22 converted to int, which is undefined), and named in the error.
+TEST(TokenizerLoadTest, OutOfRangeNumbersAreErrors) {
+  for (const json& ids : {json::parse("[2.2222e22]"), json::parse("[-1]"), json::parse("[1.5]"),
+                          json::parse("[18446744073709551615]"), json::parse("3")}) {
+    json j = SentencePieceTokenizer();
+    j["post_processor"]["special_tokens"]["<s>"]["ids"] = ids;
+    absl::Status s = Tokenizer::FromJson(j.dump(), "t").status();
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << ids.dump();
+    EXPECT_NE(s.message().find("special token <s>: ids"), std::string::npos) << s;
+  }
+  for (const json& count : {json(1e30), json(-1), json(4294967296LL), json("2")}) {
+    json j = SentencePieceTokenizer();
+    j["decoder"]["decoders"][3]["start"] = count;
+    absl::Status s = Tokenizer::FromJson(j.dump(), "t").status();
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << count.dump();
+    EXPECT_NE(s.message().find("Strip decoder: start"), std::string::npos) << s;
+  }
+  json j = SentencePieceTokenizer();
+  j["post_processor"] = {{"type", "BertProcessing"}, {"cls", {"[CLS]", 1e22}}, {"sep", {"x", 2}}};
+  EXPECT_NE(Tokenizer::FromJson(j.dump(), "t").status().message().find("post_processor.cls"),
+            std::string::npos);
+}
+
 }  // namespace
 }  // namespace dsm
