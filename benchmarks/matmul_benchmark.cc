@@ -22,10 +22,13 @@ int Threads() {
 }
 
 // y = x · Wᵀ with W [m, k] bf16 and n tokens; range(3) = 1 for the panel layout the
-// model runs on, 0 for row-major.
+// model runs on, 0 for row-major, 2 for the pair panels of the opt-in bf16 dot-product
+// mode (activations rounded to bf16).
 void BM_MatMulBf16(benchmark::State& state) {
   const size_t m = state.range(0), k = state.range(1), n = state.range(2);
-  const WeightLayout layout = state.range(3) ? WeightLayout::kPanels : WeightLayout::kRowMajor;
+  const WeightLayout layout = state.range(3) == 2   ? WeightLayout::kPairPanels
+                              : state.range(3) == 1 ? WeightLayout::kPanels
+                                                    : WeightLayout::kRowMajor;
   // Rotate over copies totalling ~1.5 GB so weights come from DRAM, as in a real model.
   const size_t copies = std::max<size_t>(2, (size_t{1536} << 20) / (m * k * 2));
   std::vector<hwy::AlignedFreeUniquePtr<uint16_t[]>> weights;
@@ -57,8 +60,8 @@ BENCHMARK(BM_MatMulBf16)
     ->ArgsProduct({{12288}, {4096}, {1, 8, 64}, {0, 1}})
     ->ArgsProduct({{22016}, {4096}, {1}, {0, 1}})
     ->ArgsProduct({{4096}, {11008}, {1}, {0, 1}})
-    ->ArgsProduct({{11008}, {2048}, {1, 16, 128}, {0, 1}})
-    ->ArgsProduct({{2048}, {5504}, {1, 16, 128}, {0, 1}})
+    ->ArgsProduct({{11008}, {2048}, {1, 16, 128}, {0, 1, 2}})
+    ->ArgsProduct({{2048}, {5504}, {1, 16, 128}, {0, 1, 2}})
     ->UseRealTime();
 
 // Read bandwidth: sum a large buffer with all threads (the decode roofline).

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "kernels/cpu/pair_panel_matmul.h"
 #include "kernels/cpu/panel_matmul.h"
 
 #undef HWY_TARGET_INCLUDE
@@ -120,6 +121,7 @@ HWY_EXPORT(TargetName);
 
 void MatMul(ThreadPool& pool, const float* x, size_t n, const WeightMatrix& w, float* y) {
   if (w.layout == WeightLayout::kPanels) return PanelMatMul(pool, x, n, w, y);
+  if (w.layout == WeightLayout::kPairPanels) return PairPanelMatMul(pool, x, n, w, y);
   // Work is split in groups of 4 rows (the kernel's tile height), enough per chunk
   // (~64K multiply-adds) to amortise scheduling.
   constexpr size_t kGroup = 4;

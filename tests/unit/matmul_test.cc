@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
+#include "kernels/cpu/pair_panel_matmul.h"
 
 namespace dsm {
 namespace {
@@ -19,8 +20,10 @@ struct Case {
 
 std::string CaseName(const ::testing::TestParamInfo<Case>& info) {
   const Case& c = info.param;
-  return absl::StrCat(DTypeName(c.dtype), "_n", c.n, "_m", c.m, "_k", c.k,
-                      c.layout == WeightLayout::kPanels ? "_panels" : "_rows");
+  const char* layout = c.layout == WeightLayout::kPanels       ? "_panels"
+                       : c.layout == WeightLayout::kPairPanels ? "_pairs"
+                                                               : "_rows";
+  return absl::StrCat(DTypeName(c.dtype), "_n", c.n, "_m", c.m, "_k", c.k, layout);
 }
 
 // The matrix as MatMul sees it: the row-major bytes, or their panel repacking.
@@ -33,8 +36,8 @@ TestMatrix Prepare(const std::vector<uint8_t>& row_major, const Case& c) {
   if (c.layout == WeightLayout::kRowMajor) {
     t.bytes = row_major;
   } else {
-    t.bytes.resize(PanelBytes(c.dtype, c.m, c.k));
-    PackPanels(row_major.data(), c.dtype, c.m, c.k, t.bytes.data());
+    t.bytes.resize(WeightBytes(c.layout, c.dtype, c.m, c.k));
+    PackPanels(row_major.data(), c.dtype, c.m, c.k, t.bytes.data(), c.layout);
   }
   t.view = WeightMatrix{t.bytes.data(), c.dtype, c.m, c.k, c.layout};
   return t;
@@ -71,11 +74,16 @@ TEST_P(MatMulTest, MatchesFloat64Reference) {
   ThreadPool pool(3);
   const TestMatrix matrix = Prepare(w, c);
   MatMul(pool, x.data(), c.n, matrix.view, y.data());
+  // The bf16 dot-product mode multiplies the activations rounded to bf16.
+  std::vector<float> x_used = x;
+  if (c.layout == WeightLayout::kPairPanels) {
+    for (float& v : x_used) v = BF16ToFloat(RoundToBf16(v));
+  }
   for (size_t t = 0; t < c.n; ++t) {
     for (size_t r = 0; r < c.m; ++r) {
       double ref = 0;
       for (size_t i = 0; i < c.k; ++i)
-        ref += double{x[t * c.k + i]} * LoadAsFloat(w.data(), c.dtype, r * c.k + i);
+        ref += double{x_used[t * c.k + i]} * LoadAsFloat(w.data(), c.dtype, r * c.k + i);
       // fp32 accumulation of k products of magnitude <= 1.
       EXPECT_NEAR(y[t * c.m + r], ref, 2e-6 * c.k) << "token " << t << " row " << r;
     }
@@ -112,7 +120,14 @@ std::vector<Case> Shapes() {
   for (size_t i = 0; i < row_major; ++i) {
     cases.push_back(cases[i]);
     cases.back().layout = WeightLayout::kPanels;
+    if (cases[i].dtype == DType::kBF16) {
+      cases.push_back(cases[i]);
+      cases.back().layout = WeightLayout::kPairPanels;
+    }
   }
+  // Pair tiles: 12 + a remainder over one panel, an odd k (its last pair half zero).
+  cases.push_back(Case{DType::kBF16, 16, 64, 2048, WeightLayout::kPairPanels});
+  cases.push_back(Case{DType::kBF16, 13, 33, 31, WeightLayout::kPairPanels});
   return cases;
 }
 
@@ -134,6 +149,24 @@ TEST(PanelMatMulTest, EqualsASequentialFmaChain) {
       for (size_t i = 0; i < c.k; ++i)
         acc = std::fma(x[t * c.k + i], LoadAsFloat(w.data(), c.dtype, r * c.k + i), acc);
       ASSERT_EQ(acc, y[t * c.m + r]) << "token " << t << " row " << r;
+    }
+  }
+}
+
+// VDPBF16PS against the portable emulation of its documented arithmetic (high pair's
+// product first, then the low one's, each rounded): the same bits on this CPU.
+TEST(PairPanelMatMulTest, HardwareEqualsTheEmulation) {
+  if (!HasBf16DotProducts()) GTEST_SKIP() << "this CPU has no AVX-512 BF16 (VDPBF16PS)";
+  for (const Case& c : {Case{DType::kBF16, 1, 300, 2048, WeightLayout::kPairPanels},
+                        Case{DType::kBF16, 16, 97, 1001, WeightLayout::kPairPanels}}) {
+    const std::vector<float> x = Random(c.n * c.k, 7);
+    const TestMatrix matrix = Prepare(Encode(Random(c.m * c.k, 8), c.dtype), c);
+    ThreadPool pool(2);
+    std::vector<float> hardware(c.n * c.m), emulated(c.n * c.m);
+    PairPanelMatMul(pool, x.data(), c.n, matrix.view, hardware.data(), Bf16DotPath::kBest);
+    PairPanelMatMul(pool, x.data(), c.n, matrix.view, emulated.data(), Bf16DotPath::kEmulated);
+    for (size_t i = 0; i < hardware.size(); ++i) {
+      ASSERT_EQ(hardware[i], emulated[i]) << "k " << c.k << " output " << i;
     }
   }
 }
