@@ -40,6 +40,8 @@ ABSL_FLAG(int, steps, 16, "decode steps to time per batch size");
 ABSL_FLAG(int, threads, 0, "threads (0 = all cores)");
 ABSL_FLAG(float, temperature, 0.0f, "sampling temperature of every sequence (0 = greedy)");
 ABSL_FLAG(std::string, kv_cache_dtype, "f32", "KV-cache elements: f32 (exact) or bf16");
+ABSL_FLAG(std::string, activation_dtype, "f32",
+          "f32 (exact) or bf16 (the opt-in AVX-512 BF16 dot-product mode)");
 ABSL_FLAG(bool, roofline, true, "measure read bandwidth and FMA peak in the same run");
 ABSL_FLAG(std::string, json, "", "also write the figures to this JSON file");
 
@@ -182,6 +184,7 @@ int Main() {
   options.executor.threads = threads;
   options.executor.kv_cache_bytes = int64_t{4} << 30;
   options.executor.kv_cache_dtype = absl::GetFlag(FLAGS_kv_cache_dtype);
+  options.executor.activation_dtype = absl::GetFlag(FLAGS_activation_dtype);
   const auto load_start = std::chrono::steady_clock::now();
   absl::StatusOr<std::unique_ptr<StepRunner>> runner =
       StepRunner::Create(options, std::make_unique<SingleRankCommunicator>());

@@ -74,6 +74,7 @@ absl::StatusOr<std::unique_ptr<LocalWorkerGroup>> LocalWorkerGroup::Launch(
         absl::StrCat("--gpu_memory_fraction=", o.gpu_memory_fraction),
         absl::StrCat("--device_sampling=", o.device_sampling ? "true" : "false"),
         "--kv_cache_dtype=" + o.kv_cache_dtype,
+        "--activation_dtype=" + o.activation_dtype,
         absl::StrCat("--cuda_device=", o.first_cuda_device + rank),
         absl::StrCat("--max_sequences=", o.max_sequences),
         absl::StrCat("--parent_pid=", getpid())};

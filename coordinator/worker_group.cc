@@ -21,6 +21,9 @@ absl::Status ValidateWorkerGroupOptions(const WorkerGroupOptions& o) {
   if (o.kv_cache_dtype != "f32" && o.kv_cache_dtype != "bf16") {
     return bad("--kv-cache-dtype", "f32 or bf16", o.kv_cache_dtype);
   }
+  if (o.activation_dtype != "f32" && o.activation_dtype != "bf16") {
+    return bad("--activation-dtype", "f32 or bf16", o.activation_dtype);
+  }
   if (!(o.gpu_memory_fraction > 0 && o.gpu_memory_fraction <= 1)) {
     return bad("--gpu-memory-fraction", "in (0, 1]", absl::StrCat(o.gpu_memory_fraction));
   }

@@ -22,13 +22,14 @@ struct WorkerGroupOptions {
   int64_t kv_cache_mib = 1024;
   int kv_block_size = 16;
   int comm_timeout_s = 60;
-  std::string backend = "cpu";         // "cpu" or "cuda"
-  std::string precision = "bf16";      // cuda: bf16 or fp32
-  double gpu_memory_fraction = 0.9;    // cuda
-  bool device_sampling = true;         // cuda: sample from device summaries of the logits
-  std::string kv_cache_dtype = "f32";  // cpu: f32 or bf16
-  int first_cuda_device = 0;           // cuda: rank r uses device first_cuda_device + r
-  int max_sequences = 256;             // sequences one step may hold (the scheduler's max running)
+  std::string backend = "cpu";           // "cpu" or "cuda"
+  std::string precision = "bf16";        // cuda: bf16 or fp32
+  double gpu_memory_fraction = 0.9;      // cuda
+  bool device_sampling = true;           // cuda: sample from device summaries of the logits
+  std::string kv_cache_dtype = "f32";    // cpu: f32 or bf16
+  std::string activation_dtype = "f32";  // cpu: f32 (exact) or bf16 (dot-product mode)
+  int first_cuda_device = 0;             // cuda: rank r uses device first_cuda_device + r
+  int max_sequences = 256;  // sequences one step may hold (the scheduler's max running)
   std::chrono::seconds start_timeout{600};       // loading 7B weights takes a while
   std::chrono::seconds restart_backoff_max{30};  // cap of the retry delay after failed restarts
   // Every step must finish within step_timeout + step_timeout_per_token x its tokens, or

@@ -159,6 +159,7 @@ absl::Status RunOffline(const RunOptions& options, std::istream& input, std::ost
   group_options.gpu_memory_fraction = options.gpu_memory_fraction;
   group_options.device_sampling = options.device_sampling;
   group_options.kv_cache_dtype = options.kv_cache_dtype;
+  group_options.activation_dtype = options.activation_dtype;
   absl::StatusOr<std::unique_ptr<LocalWorkerGroup>> group = LocalWorkerGroup::Launch(group_options);
   if (!group.ok()) return group.status();
 

@@ -29,9 +29,10 @@ struct RunOptions {
   std::string backend = "cpu";     // "cpu" or "cuda"
   std::string precision = "bf16";  // cuda: bf16 or fp32
   double gpu_memory_fraction = 0.9;
-  bool device_sampling = true;         // cuda
-  std::string kv_cache_dtype = "f32";  // cpu: f32 or bf16
-  std::string worker_binary;           // empty = beside this executable
+  bool device_sampling = true;           // cuda
+  std::string kv_cache_dtype = "f32";    // cpu: f32 or bf16
+  std::string activation_dtype = "f32";  // cpu: f32 (exact) or bf16 (dot-product mode)
+  std::string worker_binary;             // empty = beside this executable
 };
 
 absl::Status RunOffline(const RunOptions& options, std::istream& input, std::ostream& output);

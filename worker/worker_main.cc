@@ -57,6 +57,9 @@ ABSL_FLAG(int, parent_pid, 0,
 ABSL_FLAG(bool, cuda_graphs, true, "cuda: capture and replay decode steps as CUDA graphs");
 ABSL_FLAG(std::string, kv_cache_dtype, "f32",
           "cpu: KV-cache elements, f32 (exact) or bf16 (half the memory, K/V rounded)");
+ABSL_FLAG(std::string, activation_dtype, "f32",
+          "cpu: f32 (exact) or bf16 (activations rounded to bf16 for the weight GEMMs, which "
+          "use AVX-512 BF16 dot products; inexact, opt-in; bf16 checkpoints only)");
 ABSL_FLAG(bool, device_sampling, true,
           "cuda: sample from summaries of the logits made on the device (2 KB per row) "
           "instead of copying every row to the host");
@@ -182,6 +185,7 @@ int Main() {
   executor.max_step_tokens = absl::GetFlag(FLAGS_max_step_tokens);
   executor.cuda_graphs = absl::GetFlag(FLAGS_cuda_graphs);
   executor.kv_cache_dtype = absl::GetFlag(FLAGS_kv_cache_dtype);
+  executor.activation_dtype = absl::GetFlag(FLAGS_activation_dtype);
   executor.device_sampling = absl::GetFlag(FLAGS_device_sampling);
   executor.max_sequences = absl::GetFlag(FLAGS_max_sequences);
   const auto start = std::chrono::steady_clock::now();

@@ -5,7 +5,8 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
-#include "kernels/cpu/matmul.h"  // MatMulTargetName
+#include "kernels/cpu/matmul.h"             // MatMulTargetName
+#include "kernels/cpu/pair_panel_matmul.h"  // HasBf16DotProducts
 #include "worker/model/llama_weights.h"
 
 namespace dsm {
@@ -27,8 +28,15 @@ absl::StatusOr<std::unique_ptr<CpuExecutor>> CpuExecutor::Create(const ExecutorO
     return absl::InvalidArgumentError(
         absl::StrCat("--kv-cache-dtype must be f32 or bf16, got '", options.kv_cache_dtype, "'"));
   }
+  WeightLayout layout = WeightLayout::kPanels;
+  if (options.activation_dtype == "bf16") {
+    layout = WeightLayout::kPairPanels;
+  } else if (options.activation_dtype != "f32") {
+    return absl::InvalidArgumentError(absl::StrCat("--activation-dtype must be f32 or bf16, got '",
+                                                   options.activation_dtype, "'"));
+  }
   absl::StatusOr<LlamaWeights> weights =
-      LoadLlamaWeights(checkpoint, shard, options.progress, WeightLayout::kPanels);
+      LoadLlamaWeights(checkpoint, shard, options.progress, layout);
   if (!weights.ok()) return weights.status();
 
   // From here on the rank allocates per-step buffers of up to a few vocab-sized rows
@@ -51,6 +59,12 @@ absl::StatusOr<std::unique_ptr<CpuExecutor>> CpuExecutor::Create(const ExecutorO
                                                      " bytes"));
   }
   auto executor = std::unique_ptr<CpuExecutor>(new CpuExecutor());
+  executor->device_ = MatMulTargetName();
+  if (layout == WeightLayout::kPairPanels) {
+    absl::StrAppend(&executor->device_, HasBf16DotProducts()
+                                            ? ", bf16 activations (VDPBF16PS)"
+                                            : ", bf16 activations (emulated: no AVX-512 BF16)");
+  }
   executor->pool_ =
       std::make_unique<ThreadPool>(options.threads > 0 ? options.threads : DefaultThreadCount());
   executor->kv_cache_ =
@@ -77,7 +91,7 @@ absl::StatusOr<StepOutput> CpuExecutor::Forward(std::span<const SequenceInput> b
 ExecutorInfo CpuExecutor::Info() const {
   ExecutorInfo info;
   info.backend = "cpu";
-  info.device = MatMulTargetName();
+  info.device = device_;
   info.threads = pool_->num_threads();
   info.weight_bytes = model_->weights().num_bytes();
   info.kv_cache_bytes = kv_cache_->num_bytes();

@@ -31,6 +31,7 @@ class CpuExecutor : public ModelExecutor {
  private:
   CpuExecutor() = default;
 
+  std::string device_;  // SIMD target, and the bf16 dot-product mode when it is on
   std::unique_ptr<ThreadPool> pool_;
   std::unique_ptr<KvCache> kv_cache_;
   std::unique_ptr<LlamaModel> model_;

@@ -29,6 +29,9 @@ struct ExecutorOptions {
   int64_t kv_cache_bytes = int64_t{1} << 30;
   // "f32" (exact, the default) or "bf16" (half the memory; K/V rounded to bf16).
   std::string kv_cache_dtype = "f32";
+  // "f32" (exact, the default) or "bf16": activations rounded to bf16 for the weight
+  // GEMMs, which then use AVX-512 BF16 dot products (opt-in, inexact; bf16 weights only).
+  std::string activation_dtype = "f32";
 
   // CUDA backend.
   int cuda_device = -1;                      // -1: the rank's index among the visible devices

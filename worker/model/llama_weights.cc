@@ -42,6 +42,11 @@ class ShardLoader {
       views.push_back(*view);
       rows += s.row_count;
     }
+    if (layout == WeightLayout::kPairPanels && views[0]->dtype != DType::kBF16) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--activation-dtype bf16 multiplies bf16 weights, but ", slices[0].name, " is ",
+          DTypeName(views[0]->dtype), " (use --activation-dtype f32 for this checkpoint)"));
+    }
     OwnedMatrix m;
     m.dtype = views[0]->dtype;
     m.rows = rows;
@@ -60,7 +65,7 @@ class ShardLoader {
       const Slice& s = slices[i];
       for (int64_t r = 0; r < s.row_count; ++r, ++row) {
         const uint8_t* src = views[i]->data + ((s.row_begin + r) * s.cols + s.col_begin) * elem;
-        if (layout == WeightLayout::kPanels) {
+        if (layout != WeightLayout::kRowMajor) {
           row_sources.push_back(src);
         } else {
           std::memcpy(dst + row * m.cols * elem, src, s.col_count * elem);
@@ -71,8 +76,12 @@ class ShardLoader {
         Advance(s.row_count * s.col_count * elem);
       }
     }
-    if (layout == WeightLayout::kPanels) {
+    if (layout == WeightLayout::kPairPanels) {
+      PackPairRows(row_sources, m.cols, dst);
+    } else if (layout == WeightLayout::kPanels) {
       PackRows(row_sources, m.dtype, m.cols, dst);
+    }
+    if (layout != WeightLayout::kRowMajor) {
       for (const TensorView* view : views) checkpoint_.Release(*view);
       Advance(m.rows * m.cols * elem);
     }
@@ -139,7 +148,7 @@ absl::StatusOr<LlamaWeights> LoadLlamaWeights(const Checkpoint& checkpoint, cons
   const int64_t hidden = c.hidden_size;
   const int64_t d = c.head_dim;
   const bool tied = c.tie_word_embeddings || !checkpoint.Contains("lm_head.weight");
-  const bool output_copy = !tied || layout == WeightLayout::kPanels;
+  const bool output_copy = !tied || layout != WeightLayout::kRowMajor;
 
   // Bytes this rank copies, for progress reporting (weights in the config's dtype).
   const size_t elem = DTypeSize(c.torch_dtype);

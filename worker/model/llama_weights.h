@@ -15,7 +15,7 @@
 
 namespace dsm {
 
-// A matrix owning its bytes, row-major or in the CPU GEMM's panels.
+// A matrix owning its bytes, row-major or in one of the CPU GEMM's panel layouts.
 struct OwnedMatrix {
   hwy::AlignedFreeUniquePtr<uint8_t[]> bytes;
   DType dtype = DType::kF32;
@@ -24,10 +24,7 @@ struct OwnedMatrix {
   WeightLayout layout = WeightLayout::kRowMajor;
 
   WeightMatrix view() const { return WeightMatrix{bytes.get(), dtype, rows, cols, layout}; }
-  size_t num_bytes() const {
-    return layout == WeightLayout::kPanels ? PanelBytes(dtype, rows, cols)
-                                           : rows * cols * DTypeSize(dtype);
-  }
+  size_t num_bytes() const { return WeightBytes(layout, dtype, rows, cols); }
 };
 
 struct LlamaLayerWeights {
