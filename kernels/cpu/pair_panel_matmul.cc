@@ -42,28 +42,33 @@ size_t PanelsPerGroup(size_t n) {
 }
 
 // kTokens tokens x kPanels consecutive panels: out[t][p * kPairPanelRows + row] = the
-// dot product of token t with that row, one VDPBF16PS per feature pair in order. `x`
-// holds each token's pairs of bf16 activations as 32-bit words, `pairs` per token, rows
-// `x_stride` apart.
+// dot product of token t with that row, one VDPBF16PS per feature pair in order, over
+// `pairs` pairs from `w` and `x` on; `resume` continues the sums already in `out` (a
+// stored and reloaded f32 is the same value, so chunking keeps each chain intact). `x`
+// holds each token's pairs of bf16 activations as 32-bit words, rows `x_stride` apart.
 template <size_t kTokens, size_t kPanels>
 DSM_BF16_TARGET void DotTile(const uint32_t* __restrict w, size_t panel_stride,
                              const uint32_t* __restrict x, size_t x_stride, size_t pairs,
-                             float* __restrict out) {
+                             size_t prefetch_pairs, bool resume, float* __restrict out) {
   constexpr size_t kVectors = kPanels * kVectorsPerPanel;
   __m512 acc[kTokens][kVectors];
 #pragma GCC unroll 32
   for (size_t t = 0; t < kTokens; ++t) {
 #pragma GCC unroll 32
-    for (size_t j = 0; j < kVectors; ++j) acc[t][j] = _mm512_setzero_ps();
+    for (size_t j = 0; j < kVectors; ++j) {
+      acc[t][j] = resume ? _mm512_loadu_ps(out + t * kPanels * kPairPanelRows + j * kLanes)
+                         : _mm512_setzero_ps();
+    }
   }
   for (size_t i = 0; i < pairs; ++i) {
     __m512bh wv[kVectors];
 #pragma GCC unroll 32
     for (size_t p = 0; p < kPanels; ++p) {
       const uint32_t* line = w + p * panel_stride + i * kPairPanelRows;
-      // 1 KiB ahead, both cache lines of the pair (the exact GEMM's distance).
-      _mm_prefetch(reinterpret_cast<const char*>(line + 8 * kPairPanelRows), _MM_HINT_T0);
-      _mm_prefetch(reinterpret_cast<const char*>(line + 8 * kPairPanelRows + kLanes), _MM_HINT_T0);
+      // Both cache lines of the pair `prefetch_pairs` ahead.
+      const uint32_t* ahead = line + prefetch_pairs * kPairPanelRows;
+      _mm_prefetch(reinterpret_cast<const char*>(ahead), _MM_HINT_T0);
+      _mm_prefetch(reinterpret_cast<const char*>(ahead + kLanes), _MM_HINT_T0);
 #pragma GCC unroll 32
       for (size_t v = 0; v < kVectorsPerPanel; ++v) {
         wv[p * kVectorsPerPanel + v] = (__m512bh)_mm512_loadu_si512(line + v * kLanes);
@@ -85,7 +90,8 @@ DSM_BF16_TARGET void DotTile(const uint32_t* __restrict w, size_t panel_stride,
   }
 }
 
-using TileFn = void (*)(const uint32_t*, size_t, const uint32_t*, size_t, size_t, float*);
+using TileFn = void (*)(const uint32_t*, size_t, const uint32_t*, size_t, size_t, size_t, bool,
+                        float*);
 
 template <size_t kPanels, size_t... kTokens>
 constexpr TileFn PickTile(size_t tokens, std::index_sequence<kTokens...>) {
@@ -96,26 +102,42 @@ constexpr TileFn PickTile(size_t tokens, std::index_sequence<kTokens...>) {
 
 // All n tokens against panels [first_panel, first_panel + kPanels), in even tiles (16
 // tokens: 8 + 8, not 12 + 4, whose short tile has too few chains to hide the latency).
+// With several tiles, the features go in chunks of kChunkPairs, every tile over one
+// chunk before the next: the chunk's weights come from DRAM once and stay in L1 for the
+// other tiles, so the stream overlaps all tiles' arithmetic instead of only the first's.
 template <size_t kPanels>
 DSM_BF16_TARGET void DotGroup(const uint32_t* x, size_t x_stride, size_t n, const uint32_t* w,
                               size_t pairs, size_t m, size_t first_panel, float* y) {
+  constexpr size_t kChunkPairs = 128;                       // 16 KiB of one panel's weights
+  constexpr size_t kTileFloats = kPanels * kPairPanelRows;  // one token's outputs
   const size_t panel_stride = pairs * kPairPanelRows;
-  alignas(64) float out[kMaxTileTokens * kPairPanelRows];
   static_assert(TileTokens(kPanels) * kPanels <= kMaxTileTokens);
   const size_t tiles = (n + TileTokens(kPanels) - 1) / TileTokens(kPanels);
-  for (size_t t0 = 0, tile_index = 0; t0 < n; ++tile_index) {
-    const size_t tokens = n / tiles + (tile_index < n % tiles ? 1 : 0);
-    const TileFn tile = PickTile<kPanels>(tokens, std::make_index_sequence<TileTokens(kPanels)>());
-    tile(w + first_panel * panel_stride, panel_stride, x + t0 * x_stride, x_stride, pairs, out);
-    for (size_t t = 0; t < tokens; ++t) {
-      for (size_t p = 0; p < kPanels; ++p) {
-        const size_t row0 = (first_panel + p) * kPairPanelRows;
-        if (row0 >= m) break;
-        std::memcpy(y + (t0 + t) * m + row0, out + (t * kPanels + p) * kPairPanelRows,
-                    std::min(kPairPanelRows, m - row0) * sizeof(float));
-      }
+  thread_local std::vector<float> sums;  // [n][kTileFloats]
+  if (sums.size() < n * kTileFloats) sums.resize(n * kTileFloats);
+  const size_t chunk = tiles == 1 ? pairs : kChunkPairs;
+  const uint32_t* panels = w + first_panel * panel_stride;
+  for (size_t i0 = 0; i0 < pairs; i0 += chunk) {
+    const size_t count = std::min(chunk, pairs - i0);
+    for (size_t t0 = 0, tile_index = 0; t0 < n; ++tile_index) {
+      const size_t tokens = n / tiles + (tile_index < n % tiles ? 1 : 0);
+      const TileFn tile =
+          PickTile<kPanels>(tokens, std::make_index_sequence<TileTokens(kPanels)>());
+      // The first tile streams the chunk from DRAM (prefetching 1 KiB ahead, the exact
+      // GEMM's distance); the others find it in L1 and prefetch the next chunk meanwhile.
+      const size_t prefetch = tile_index == 0 ? 8 : kChunkPairs;
+      tile(panels + i0 * kPairPanelRows, panel_stride, x + t0 * x_stride + i0, x_stride, count,
+           prefetch, i0 > 0, sums.data() + t0 * kTileFloats);
+      t0 += tokens;
     }
-    t0 += tokens;
+  }
+  for (size_t t = 0; t < n; ++t) {
+    for (size_t p = 0; p < kPanels; ++p) {
+      const size_t row0 = (first_panel + p) * kPairPanelRows;
+      if (row0 >= m) break;
+      std::memcpy(y + t * m + row0, sums.data() + t * kTileFloats + p * kPairPanelRows,
+                  std::min(kPairPanelRows, m - row0) * sizeof(float));
+    }
   }
 }
 
