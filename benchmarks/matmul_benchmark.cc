@@ -4,6 +4,8 @@
 //
 //   ./build/benchmarks/matmul_benchmark --benchmark_counters_tabular=true
 
+#include <immintrin.h>
+
 #include <algorithm>
 #include <cstring>
 #include <numeric>
@@ -12,6 +14,7 @@
 #include "benchmark/benchmark.h"
 #include "hwy/aligned_allocator.h"
 #include "kernels/cpu/matmul.h"
+#include "kernels/cpu/pair_panel_matmul.h"
 
 namespace dsm {
 namespace {
@@ -89,6 +92,49 @@ void BM_MemoryRead(benchmark::State& state) {
                                                    benchmark::Counter::kIsIterationInvariantRate);
 }
 BENCHMARK(BM_MemoryRead)->UseRealTime()->Unit(benchmark::kMillisecond);
+
+// Arithmetic peaks of one core, to put the GEMMs' GFLOP/s in context: 16 independent
+// chains of 512-bit FMAs (f32) or of VDPBF16PS (two bf16 products per lane), the
+// instruction of the opt-in --activation-dtype bf16 mode. Multiply by the threads.
+__attribute__((target("avx512f"))) void BM_PeakFma(benchmark::State& state) {
+  __m512 acc[16];
+  for (int i = 0; i < 16; ++i) acc[i] = _mm512_set1_ps(static_cast<float>(i));
+  __m512 x = _mm512_set1_ps(1.0f);
+  const __m512 w = _mm512_set1_ps(1e-30f);
+  for (auto _ : state) {
+    for (int r = 0; r < 1024; ++r) {
+#pragma GCC unroll 16
+      for (int i = 0; i < 16; ++i) acc[i] = _mm512_fmadd_ps(x, w, acc[i]);
+      asm volatile("" : "+v"(x));  // keeps the loop from being folded
+    }
+  }
+  for (int i = 0; i < 16; ++i) benchmark::DoNotOptimize(acc[i]);
+  state.counters["GFLOP/s"] = benchmark::Counter(1024.0 * 16 * 16 * 2 * 1e-9,
+                                                 benchmark::Counter::kIsIterationInvariantRate);
+}
+BENCHMARK(BM_PeakFma);
+
+__attribute__((target("avx512f,avx512bf16"))) void BM_PeakBf16Dot(benchmark::State& state) {
+  if (!HasBf16DotProducts()) {
+    state.SkipWithError("this CPU has no AVX-512 BF16");
+    return;
+  }
+  __m512 acc[16];
+  for (int i = 0; i < 16; ++i) acc[i] = _mm512_set1_ps(static_cast<float>(i));
+  __m512bh x = (__m512bh)_mm512_set1_epi32(0x3f803f80);
+  const __m512bh w = (__m512bh)_mm512_set1_epi32(0x00010001);
+  for (auto _ : state) {
+    for (int r = 0; r < 1024; ++r) {
+#pragma GCC unroll 16
+      for (int i = 0; i < 16; ++i) acc[i] = _mm512_dpbf16_ps(acc[i], x, w);
+      asm volatile("" : "+v"(x));
+    }
+  }
+  for (int i = 0; i < 16; ++i) benchmark::DoNotOptimize(acc[i]);
+  state.counters["GFLOP/s"] = benchmark::Counter(1024.0 * 16 * 32 * 2 * 1e-9,
+                                                 benchmark::Counter::kIsIterationInvariantRate);
+}
+BENCHMARK(BM_PeakBf16Dot);
 
 }  // namespace
 }  // namespace dsm

@@ -243,6 +243,7 @@ TEST(ServerStartupTest, BadFlagsFailAtOnceNamingTheFlag) {
       {{"--max-queue", "-1"}, "--max-queue must be >= 0"},
       {{"--threads", "-2"}, "--threads must be >= 0"},
       {{"--precision", "fp8"}, "--precision must be bf16 or fp32"},
+      {{"--activation-dtype", "int8"}, "--activation-dtype must be f32 or bf16"},
       {{"--gpu-memory-fraction", "1.5"}, "--gpu-memory-fraction must be in (0, 1]"},
   };
   for (const auto& [flags, message] : cases) {
