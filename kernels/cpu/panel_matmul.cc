@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <vector>
 
 #include "kernels/cpu/panel_layout.h"
 
@@ -68,25 +69,34 @@ struct F16Panel {
 };
 
 // kTokens tokens x kPanels consecutive panels: out[t][p * kPanelRows + row] = the dot
-// product of token t with that row, accumulated by one FMA per input feature in order.
+// product of token t with that row, accumulated by one FMA per input feature in order,
+// over `count` features from `w` and `x` on (x rows `x_stride` apart); `resume`
+// continues the sums already in `out` (a stored and reloaded f32 is the same value, so
+// chunking keeps each chain intact). Prefetches `prefetch` features ahead.
 template <class Panel, size_t kTokens, size_t kPanels>
 HWY_NOINLINE void Tile(const typename Panel::T* HWY_RESTRICT w, size_t panel_stride,
-                       const float* HWY_RESTRICT x, size_t k, float* HWY_RESTRICT out) {
+                       const float* HWY_RESTRICT x, size_t x_stride, size_t count, size_t prefetch,
+                       bool resume, float* HWY_RESTRICT out) {
   const DF df;
   constexpr size_t kVectors = kPanels * kVectorsPerPanel;
   VF acc[kTokens][kVectors];
   HWY_UNROLL(32) for (size_t t = 0; t < kTokens; ++t) {
-    HWY_UNROLL(32) for (size_t j = 0; j < kVectors; ++j) acc[t][j] = hn::Zero(df);
+    HWY_UNROLL(32) for (size_t j = 0; j < kVectors; ++j) {
+      const size_t p = j / kVectorsPerPanel;
+      acc[t][j] = resume ? hn::LoadU(df, out + (t * kPanels + p) * kPanelRows +
+                                             Panel::FirstRow(j % kVectorsPerPanel))
+                         : hn::Zero(df);
+    }
   }
-  for (size_t i = 0; i < k; ++i) {
+  for (size_t i = 0; i < count; ++i) {
     VF wv[kVectors];
     HWY_UNROLL(32) for (size_t p = 0; p < kPanels; ++p) {
       const typename Panel::T* line = w + p * panel_stride + i * kPanelRows;
-      hwy::Prefetch(line + 16 * kPanelRows);
+      hwy::Prefetch(line + prefetch * kPanelRows);
       Panel::Load(line, wv + p * kVectorsPerPanel);
     }
     HWY_UNROLL(32) for (size_t t = 0; t < kTokens; ++t) {
-      const VF xt = hn::Set(df, x[t * k + i]);
+      const VF xt = hn::Set(df, x[t * x_stride + i]);
       HWY_UNROLL(32)
       for (size_t j = 0; j < kVectors; ++j) acc[t][j] = hn::MulAdd(xt, wv[j], acc[t][j]);
     }
@@ -101,7 +111,8 @@ HWY_NOINLINE void Tile(const typename Panel::T* HWY_RESTRICT w, size_t panel_str
 }
 
 template <class Panel>
-using TileFn = void (*)(const typename Panel::T*, size_t, const float*, size_t, float*);
+using TileFn = void (*)(const typename Panel::T*, size_t, const float*, size_t, size_t, size_t,
+                        bool, float*);
 
 // Tiles of up to kMaxTileTokens tokens over one panel, and of 1-4 tokens over 2 or 4
 // panels (more independent FMA chains when there are few tokens, as in decode).
@@ -119,30 +130,44 @@ constexpr size_t TileTokens(size_t panels) {
   return std::max<size_t>(1, std::min(fit, cap));
 }
 
-// All n tokens against panels [first_panel, first_panel + kPanels).
+// All n tokens against panels [first_panel, first_panel + kPanels), in tiles as even as
+// possible (16 tokens: 8 + 8, not 12 + 4: a short tile has too few FMA chains to hide
+// the FMA latency). With several tiles, the features go in chunks of 16 KiB of weights
+// that every tile takes before the next chunk: the chunk comes from DRAM once and stays
+// in L1 for the other tiles, which prefetch the next chunk meanwhile, so the weight
+// stream overlaps all tiles' arithmetic instead of only the first's.
 template <class Panel, size_t kPanels>
 void PanelGroup(const float* x, size_t n, const typename Panel::T* w, size_t k, size_t m,
                 size_t first_panel, float* y) {
+  constexpr size_t kTileFloats = kPanels * kPanelRows;  // one token's outputs
+  constexpr size_t kChunk = 16384 / (kTileFloats * sizeof(typename Panel::T));
   const size_t panel_stride = k * kPanelRows;
-  alignas(64) float out[kMaxTileTokens * kPanelRows];
   static_assert(TileTokens(kPanels) * kPanels <= kMaxTileTokens);
-  // Tiles as even as possible (16 tokens: 8 + 8, not 12 + 4): a short tile has too few
-  // FMA chains to hide the FMA latency.
   const size_t tiles = (n + TileTokens(kPanels) - 1) / TileTokens(kPanels);
-  for (size_t t0 = 0, tile_index = 0; t0 < n; ++tile_index) {
-    const size_t tokens = n / tiles + (tile_index < n % tiles ? 1 : 0);
-    const TileFn<Panel> tile =
-        PickTile<Panel, kPanels>(tokens, std::make_index_sequence<TileTokens(kPanels)>());
-    tile(w + first_panel * panel_stride, panel_stride, x + t0 * k, k, out);
-    for (size_t t = 0; t < tokens; ++t) {
-      for (size_t p = 0; p < kPanels; ++p) {
-        const size_t row0 = (first_panel + p) * kPanelRows;
-        if (row0 >= m) break;
-        std::memcpy(y + (t0 + t) * m + row0, out + (t * kPanels + p) * kPanelRows,
-                    std::min(kPanelRows, m - row0) * sizeof(float));
-      }
+  thread_local std::vector<float> sums;  // [n][kTileFloats]
+  if (sums.size() < n * kTileFloats) sums.resize(n * kTileFloats);
+  const size_t chunk = tiles == 1 ? k : kChunk;
+  const typename Panel::T* panels = w + first_panel * panel_stride;
+  for (size_t i0 = 0; i0 < k; i0 += chunk) {
+    const size_t count = std::min(chunk, k - i0);
+    for (size_t t0 = 0, tile_index = 0; t0 < n; ++tile_index) {
+      const size_t tokens = n / tiles + (tile_index < n % tiles ? 1 : 0);
+      const TileFn<Panel> tile =
+          PickTile<Panel, kPanels>(tokens, std::make_index_sequence<TileTokens(kPanels)>());
+      // The first tile streams from DRAM 16 features (1 KiB of bf16) ahead.
+      const size_t prefetch = tile_index == 0 ? 16 : kChunk;
+      tile(panels + i0 * kPanelRows, panel_stride, x + t0 * k + i0, k, count, prefetch, i0 > 0,
+           sums.data() + t0 * kTileFloats);
+      t0 += tokens;
     }
-    t0 += tokens;
+  }
+  for (size_t t = 0; t < n; ++t) {
+    for (size_t p = 0; p < kPanels; ++p) {
+      const size_t row0 = (first_panel + p) * kPanelRows;
+      if (row0 >= m) break;
+      std::memcpy(y + t * m + row0, sums.data() + t * kTileFloats + p * kPanelRows,
+                  std::min(kPanelRows, m - row0) * sizeof(float));
+    }
   }
 }
 
