@@ -11,6 +11,7 @@
 
 #include "common/dtype.h"
 #include "kernels/cpu/panel_layout.h"
+#include "kernels/cpu/panel_tiles.h"
 
 namespace dsm {
 namespace {
@@ -100,11 +101,7 @@ constexpr TileFn PickTile(size_t tokens, std::index_sequence<kTokens...>) {
   return fn;
 }
 
-// All n tokens against panels [first_panel, first_panel + kPanels), in even tiles (16
-// tokens: 8 + 8, not 12 + 4, whose short tile has too few chains to hide the latency).
-// With several tiles, the features go in chunks of kChunkPairs, every tile over one
-// chunk before the next: the chunk's weights come from DRAM once and stay in L1 for the
-// other tiles, so the stream overlaps all tiles' arithmetic instead of only the first's.
+// All n tokens against panels [first_panel, first_panel + kPanels) (panel_tiles.h).
 template <size_t kPanels>
 DSM_BF16_TARGET void DotGroup(const uint32_t* x, size_t x_stride, size_t n, const uint32_t* w,
                               size_t pairs, size_t m, size_t first_panel, float* y) {
@@ -112,33 +109,19 @@ DSM_BF16_TARGET void DotGroup(const uint32_t* x, size_t x_stride, size_t n, cons
   constexpr size_t kTileFloats = kPanels * kPairPanelRows;  // one token's outputs
   const size_t panel_stride = pairs * kPairPanelRows;
   static_assert(TileTokens(kPanels) * kPanels <= kMaxTileTokens);
-  const size_t tiles = (n + TileTokens(kPanels) - 1) / TileTokens(kPanels);
-  thread_local std::vector<float> sums;  // [n][kTileFloats]
-  if (sums.size() < n * kTileFloats) sums.resize(n * kTileFloats);
-  const size_t chunk = tiles == 1 ? pairs : kChunkPairs;
+  float* sums = GroupSums(n, kTileFloats);
   const uint32_t* panels = w + first_panel * panel_stride;
-  for (size_t i0 = 0; i0 < pairs; i0 += chunk) {
-    const size_t count = std::min(chunk, pairs - i0);
-    for (size_t t0 = 0, tile_index = 0; t0 < n; ++tile_index) {
-      const size_t tokens = n / tiles + (tile_index < n % tiles ? 1 : 0);
-      const TileFn tile =
-          PickTile<kPanels>(tokens, std::make_index_sequence<TileTokens(kPanels)>());
-      // The first tile streams the chunk from DRAM (prefetching 1 KiB ahead, the exact
-      // GEMM's distance); the others find it in L1 and prefetch the next chunk meanwhile.
-      const size_t prefetch = tile_index == 0 ? 8 : kChunkPairs;
-      tile(panels + i0 * kPairPanelRows, panel_stride, x + t0 * x_stride + i0, x_stride, count,
-           prefetch, i0 > 0, sums.data() + t0 * kTileFloats);
-      t0 += tokens;
-    }
-  }
-  for (size_t t = 0; t < n; ++t) {
-    for (size_t p = 0; p < kPanels; ++p) {
-      const size_t row0 = (first_panel + p) * kPairPanelRows;
-      if (row0 >= m) break;
-      std::memcpy(y + t * m + row0, sums.data() + t * kTileFloats + p * kPairPanelRows,
-                  std::min(kPairPanelRows, m - row0) * sizeof(float));
-    }
-  }
+  ForEachChunkedTile(n, pairs, TileTokens(kPanels), kChunkPairs,
+                     [&](size_t t0, size_t tokens, size_t tile_index, size_t i0, size_t count) {
+                       const TileFn tile = PickTile<kPanels>(
+                           tokens, std::make_index_sequence<TileTokens(kPanels)>());
+                       // The first tile streams the chunk from DRAM (1 KiB ahead, the exact
+                       // GEMM's distance); the others find it in L1 and prefetch the next.
+                       const size_t prefetch = tile_index == 0 ? 8 : kChunkPairs;
+                       tile(panels + i0 * kPairPanelRows, panel_stride, x + t0 * x_stride + i0,
+                            x_stride, count, prefetch, i0 > 0, sums + t0 * kTileFloats);
+                     });
+  StoreGroupSums(sums, n, kPanels, kPairPanelRows, first_panel, m, y);
 }
 
 DSM_BF16_TARGET void DotGroups(const uint32_t* x, size_t x_stride, size_t n, const uint32_t* w,
@@ -207,8 +190,6 @@ DSM_BF16_TARGET void RoundRowsVectorized(const float* x, size_t n, size_t k, siz
 }
 
 }  // namespace
-
-uint16_t RoundToBf16(float value) { return FloatToBF16(value); }
 
 bool HasBf16DotProducts() {
   static const bool has = __builtin_cpu_supports("avx512bf16");

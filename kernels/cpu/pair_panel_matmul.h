@@ -25,7 +25,4 @@ void PairPanelMatMul(ThreadPool& pool, const float* x, size_t n, const WeightMat
 // (correct, much slower).
 bool HasBf16DotProducts();
 
-// f32 -> bf16 bits, round to nearest even (NaN stays NaN): the activation rounding.
-uint16_t RoundToBf16(float value);
-
 }  // namespace dsm

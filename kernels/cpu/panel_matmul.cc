@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "kernels/cpu/panel_layout.h"
+#include "kernels/cpu/panel_tiles.h"
 
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "kernels/cpu/panel_matmul.cc"
@@ -130,12 +131,8 @@ constexpr size_t TileTokens(size_t panels) {
   return std::max<size_t>(1, std::min(fit, cap));
 }
 
-// All n tokens against panels [first_panel, first_panel + kPanels), in tiles as even as
-// possible (16 tokens: 8 + 8, not 12 + 4: a short tile has too few FMA chains to hide
-// the FMA latency). With several tiles, the features go in chunks of 16 KiB of weights
-// that every tile takes before the next chunk: the chunk comes from DRAM once and stays
-// in L1 for the other tiles, which prefetch the next chunk meanwhile, so the weight
-// stream overlaps all tiles' arithmetic instead of only the first's.
+// All n tokens against panels [first_panel, first_panel + kPanels), in even tiles over
+// chunks of 16 KiB of weights (panel_tiles.h).
 template <class Panel, size_t kPanels>
 void PanelGroup(const float* x, size_t n, const typename Panel::T* w, size_t k, size_t m,
                 size_t first_panel, float* y) {
@@ -143,32 +140,19 @@ void PanelGroup(const float* x, size_t n, const typename Panel::T* w, size_t k, 
   constexpr size_t kChunk = 16384 / (kTileFloats * sizeof(typename Panel::T));
   const size_t panel_stride = k * kPanelRows;
   static_assert(TileTokens(kPanels) * kPanels <= kMaxTileTokens);
-  const size_t tiles = (n + TileTokens(kPanels) - 1) / TileTokens(kPanels);
-  thread_local std::vector<float> sums;  // [n][kTileFloats]
-  if (sums.size() < n * kTileFloats) sums.resize(n * kTileFloats);
-  const size_t chunk = tiles == 1 ? k : kChunk;
+  float* sums = GroupSums(n, kTileFloats);
   const typename Panel::T* panels = w + first_panel * panel_stride;
-  for (size_t i0 = 0; i0 < k; i0 += chunk) {
-    const size_t count = std::min(chunk, k - i0);
-    for (size_t t0 = 0, tile_index = 0; t0 < n; ++tile_index) {
-      const size_t tokens = n / tiles + (tile_index < n % tiles ? 1 : 0);
-      const TileFn<Panel> tile =
-          PickTile<Panel, kPanels>(tokens, std::make_index_sequence<TileTokens(kPanels)>());
-      // The first tile streams from DRAM 16 features (1 KiB of bf16) ahead.
-      const size_t prefetch = tile_index == 0 ? 16 : kChunk;
-      tile(panels + i0 * kPanelRows, panel_stride, x + t0 * k + i0, k, count, prefetch, i0 > 0,
-           sums.data() + t0 * kTileFloats);
-      t0 += tokens;
-    }
-  }
-  for (size_t t = 0; t < n; ++t) {
-    for (size_t p = 0; p < kPanels; ++p) {
-      const size_t row0 = (first_panel + p) * kPanelRows;
-      if (row0 >= m) break;
-      std::memcpy(y + t * m + row0, sums.data() + t * kTileFloats + p * kPanelRows,
-                  std::min(kPanelRows, m - row0) * sizeof(float));
-    }
-  }
+  ForEachChunkedTile(n, k, TileTokens(kPanels), kChunk,
+                     [&](size_t t0, size_t tokens, size_t tile_index, size_t i0, size_t count) {
+                       const TileFn<Panel> tile = PickTile<Panel, kPanels>(
+                           tokens, std::make_index_sequence<TileTokens(kPanels)>());
+                       // The first tile streams from DRAM 16 features (1 KiB of bf16) ahead;
+                       // the others find the chunk in L1 and prefetch the next.
+                       const size_t prefetch = tile_index == 0 ? 16 : kChunk;
+                       tile(panels + i0 * kPanelRows, panel_stride, x + t0 * k + i0, k, count,
+                            prefetch, i0 > 0, sums + t0 * kTileFloats);
+                     });
+  StoreGroupSums(sums, n, kPanels, kPanelRows, first_panel, m, y);
 }
 
 // Groups [group_begin, group_end) of panels_per_group panels each (the last may be short).

@@ -137,6 +137,27 @@ RunnerOptions TinyDeepseekOptions(const std::string& kv_cache_dtype) {
   return options;
 }
 
+// Each golden case run alone gives the bits and tokens it gave in the batch.
+void ExpectAloneEqualsBatched(StepRunner& runner, const std::vector<GoldenCase>& golden,
+                              const std::vector<testing::GreedyRun>& batch, int blocks_per_case) {
+  for (size_t c = 0; c < golden.size(); ++c) {
+    absl::StatusOr<std::vector<testing::GreedyRun>> alone =
+        testing::RunGreedyBatch(runner, {golden[c]}, blocks_per_case);
+    ASSERT_TRUE(alone.ok()) << alone.status();
+    EXPECT_EQ((*alone)[0].prompt_logits, batch[c].prompt_logits) << "case " << c;
+    EXPECT_EQ((*alone)[0].tokens, batch[c].tokens) << "case " << c;
+  }
+}
+
+// Creating a runner with these options fails with INVALID_ARGUMENT naming `flag`.
+void ExpectRefused(const RunnerOptions& options, const std::string& flag) {
+  absl::StatusOr<std::unique_ptr<StepRunner>> bad =
+      StepRunner::Create(options, std::make_unique<SingleRankCommunicator>());
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(bad.status().message().find(flag), std::string::npos) << bad.status();
+}
+
 TEST(TinyDeepseekCpuTest, MatchesTheFloat64Golden) {
   DSM_REQUIRE_SHARED("models/tiny-deepseek/golden.json");
   const RunnerOptions options = TinyDeepseekOptions("f32");
@@ -182,22 +203,14 @@ TEST(TinyDeepseekCpuTest, Bf16KvCacheStaysWithinTheBf16BoundAndBatchInvariant) {
     const double diff = testing::MaxAbsDiff((*batch)[c].prompt_logits, golden[c].last_logits);
     worst = std::max(worst, diff);
     EXPECT_LT(diff, 0.15) << "case " << c;
-    absl::StatusOr<std::vector<testing::GreedyRun>> alone =
-        testing::RunGreedyBatch(**runner, {golden[c]}, blocks_per_case);
-    ASSERT_TRUE(alone.ok()) << alone.status();
-    EXPECT_EQ((*alone)[0].prompt_logits, (*batch)[c].prompt_logits) << "case " << c;
-    EXPECT_EQ((*alone)[0].tokens, (*batch)[c].tokens) << "case " << c;
   }
+  ExpectAloneEqualsBatched(**runner, golden, *batch, blocks_per_case);
   std::printf("bf16 KV cache vs the float64 golden: max |logit diff| %.4f\n", worst);
   // The rounding is real: the cache is not secretly f32.
   EXPECT_GT(worst, 1e-4);
 
   options.executor.kv_cache_dtype = "fp8";
-  absl::StatusOr<std::unique_ptr<StepRunner>> bad =
-      StepRunner::Create(options, std::make_unique<SingleRankCommunicator>());
-  ASSERT_FALSE(bad.ok());
-  EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_NE(bad.status().message().find("--kv-cache-dtype"), std::string::npos);
+  ExpectRefused(options, "--kv-cache-dtype");
 }
 
 // The opt-in bf16 dot-product mode (--activation-dtype bf16) on tiny-deepseek: it rounds
@@ -236,23 +249,15 @@ TEST(TinyDeepseekCpuTest, Bf16ActivationsStayWithinTheBf16BoundAndBatchInvariant
     worst_exact = std::max(worst_exact, to_exact);
     EXPECT_LT(to_golden, 0.3) << "case " << c;
     EXPECT_LT(to_exact, 0.3) << "case " << c;
-    absl::StatusOr<std::vector<testing::GreedyRun>> alone =
-        testing::RunGreedyBatch(**runner, {golden[c]}, blocks_per_case);
-    ASSERT_TRUE(alone.ok()) << alone.status();
-    EXPECT_EQ((*alone)[0].prompt_logits, (*batch)[c].prompt_logits) << "case " << c;
-    EXPECT_EQ((*alone)[0].tokens, (*batch)[c].tokens) << "case " << c;
   }
+  ExpectAloneEqualsBatched(**runner, golden, *batch, blocks_per_case);
   std::printf("bf16 activations: max |logit diff| %.4f to the float64 golden, %.4f to f32\n",
               worst_golden, worst_exact);
   // The rounding is real: the mode is not secretly the exact one.
   EXPECT_GT(worst_exact, 1e-4);
 
   options.executor.activation_dtype = "int8";
-  absl::StatusOr<std::unique_ptr<StepRunner>> bad =
-      StepRunner::Create(options, std::make_unique<SingleRankCommunicator>());
-  ASSERT_FALSE(bad.ok());
-  EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_NE(bad.status().message().find("--activation-dtype"), std::string::npos);
+  ExpectRefused(options, "--activation-dtype");
 }
 
 // The mode multiplies bf16 weights; an f32 checkpoint gets an error naming the flag and

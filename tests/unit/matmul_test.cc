@@ -74,10 +74,10 @@ TEST_P(MatMulTest, MatchesFloat64Reference) {
   ThreadPool pool(3);
   const TestMatrix matrix = Prepare(w, c);
   MatMul(pool, x.data(), c.n, matrix.view, y.data());
-  // The bf16 dot-product mode multiplies the activations rounded to bf16.
+  // The bf16 dot-product mode multiplies the activations rounded to bf16 (nearest even).
   std::vector<float> x_used = x;
   if (c.layout == WeightLayout::kPairPanels) {
-    for (float& v : x_used) v = BF16ToFloat(RoundToBf16(v));
+    for (float& v : x_used) v = BF16ToFloat(FloatToBF16(v));
   }
   for (size_t t = 0; t < c.n; ++t) {
     for (size_t r = 0; r < c.m; ++r) {
