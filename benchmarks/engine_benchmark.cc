@@ -15,6 +15,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <numeric>
 #include <string>
 #include <vector>
 
@@ -107,18 +108,21 @@ class Bench {
     return Seconds(start);
   }
 
-  // Decodes sequences [0, batch) together for `steps` steps; returns seconds.
-  absl::StatusOr<double> Decode(int batch, int steps) {
-    const auto start = std::chrono::steady_clock::now();
+  // Decodes sequences [0, batch) together for `steps` steps; returns each step's seconds
+  // (the service's inter-token latencies are compared with their median and mean).
+  absl::StatusOr<std::vector<double>> Decode(int batch, int steps) {
+    std::vector<double> step_seconds;
     for (int step = 0; step < steps; ++step) {
+      const auto start = std::chrono::steady_clock::now();
       v1::StepRequest request;
       for (int s = 0; s < batch; ++s)
         *request.add_sequences() = Step(s, {last_[s]}, prompt_ + step, false);
       absl::StatusOr<v1::StepResponse> r = runner_.Step(request);
       if (!r.ok()) return r.status();
       for (int s = 0; s < batch; ++s) last_[s] = r->tokens(s).token_id();
+      step_seconds.push_back(Seconds(start));
     }
-    return Seconds(start);
+    return step_seconds;
   }
 
  private:
@@ -165,6 +169,9 @@ int Main() {
   const int max_batch = *std::max_element(batches.begin(), batches.end());
   const int prompt = absl::GetFlag(FLAGS_prompt);
   const int steps = absl::GetFlag(FLAGS_steps);
+  if (prompt < 1 || steps < 1) {
+    return Fail(absl::InvalidArgumentError("--prompt and --steps must be at least 1"));
+  }
   const int threads =
       absl::GetFlag(FLAGS_threads) > 0 ? absl::GetFlag(FLAGS_threads) : DefaultThreadCount();
   nlohmann::json out;
@@ -219,7 +226,7 @@ int Main() {
   // Warm-up over every sequence: touches the KV pages and scratch buffers once, as a
   // serving process long since has.
   if (absl::StatusOr<double> s = bench.Prefill(max_batch); !s.ok()) return Fail(s.status());
-  if (absl::StatusOr<double> s = bench.Decode(max_batch, steps + 2); !s.ok())
+  if (absl::StatusOr<std::vector<double>> s = bench.Decode(max_batch, steps + 2); !s.ok())
     return Fail(s.status());
 
   const int prefill_runs = std::min(max_batch, 4);
@@ -239,19 +246,25 @@ int Main() {
   double batch1_tps = 0;
   for (int batch : batches) {
     if (absl::StatusOr<double> s = bench.Prefill(batch); !s.ok()) return Fail(s.status());
-    absl::StatusOr<double> decode_s = bench.Decode(batch, steps);
+    absl::StatusOr<std::vector<double>> decode_s = bench.Decode(batch, steps);
     if (!decode_s.ok()) return Fail(decode_s.status());
-    const double step_s = *decode_s / steps;
+    std::vector<double> sorted = *decode_s;
+    std::sort(sorted.begin(), sorted.end());
+    const double step_s = std::accumulate(sorted.begin(), sorted.end(), 0.0) / steps;
+    const double median_s = sorted[sorted.size() / 2];
     const double tps = batch / step_s;
     if (batch == 1) batch1_tps = tps;
     const double gbps = streamed_bytes / step_s;
-    std::printf("decode: batch %d, %.2f ms/step, %.1f tokens/s, weights streamed at %.1f GB/s",
-                batch, 1e3 * step_s, tps, gbps / 1e9);
+    std::printf(
+        "decode: batch %d, %.2f ms/step (median %.2f), %.1f tokens/s, weights streamed at %.1f "
+        "GB/s",
+        batch, 1e3 * step_s, 1e3 * median_s, tps, gbps / 1e9);
     if (bandwidth > 0) std::printf(" = %.0f%% of the read bandwidth", 100 * gbps / bandwidth);
     if (batch > 1 && batch1_tps > 0) std::printf(", %.2fx batch 1", tps / batch1_tps);
     std::printf("\n");
     out["decode"].push_back({{"batch", batch},
                              {"ms_per_step", 1e3 * step_s},
+                             {"median_ms_per_step", 1e3 * median_s},
                              {"tokens_per_s", tps},
                              {"weight_GBps", gbps / 1e9},
                              {"fraction_of_bandwidth", bandwidth > 0 ? gbps / bandwidth : 0},

@@ -3,7 +3,8 @@
 #   benchmarks/run_all.sh [OUT_DIR]   (default benchmarks/results-<date>)
 # Needs a Release build in build/ (cmake -S . -B build -G Ninja && cmake --build build).
 # The 1.23 B model of the CPU-speed targets is generated once under /tmp (~2.5 GB, a
-# minute). Takes about 10 minutes on the 2-core build machine.
+# minute). Takes about 25 minutes on the 2-core build machine, plus ~10 the first time
+# llama.cpp is built for the side-by-side comparison (LLAMACPP=0 skips it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-benchmarks/results-$(date +%Y%m%d-%H%M%S)}
@@ -22,18 +23,10 @@ echo "== GEMM kernels"
 echo "== tokenizer"
 "$bin/tokenizer_benchmark" --benchmark_out="$out/tokenizer.json" --benchmark_out_format=json
 
-echo "== the whole service: dsm serve + dsm loadtest, temperature 1"
-port=$((50100 + RANDOM % 1000))
-log="$out/serve.log"
-build/bin/dsm serve --model /tmp/dsm-bench-1b --port "$port" --threads "$threads" \
-  --kv-cache-mib 4096 >"$log" 2>&1 &
-serve=$!
-trap 'kill $serve 2>/dev/null || true' EXIT
-for _ in $(seq 1 120); do grep -q "dsm serve: ready" "$log" && break; sleep 1; done
-grep -q "dsm serve: ready" "$log" || { echo "dsm serve did not start; see $log"; exit 1; }
-for c in 1 16; do
-  build/bin/dsm loadtest --addr "127.0.0.1:$port" --concurrency "$c" --requests "$c" \
-    --prompt_len fixed:128 --output_len fixed:48 --ignore_eos --temperature 1 \
-    --progress=false --report_json "$out/loadtest_c$c.json"
-done
+echo "== the whole service against the engine alone, alternating (benchmarks/service_vs_engine.sh)"
+ROUNDS=${SERVICE_ROUNDS:-3} benchmarks/service_vs_engine.sh "$out/service"
+if [[ "${LLAMACPP:-1}" != 0 ]]; then
+  echo "== llama.cpp side by side on the same weights (benchmarks/llamacpp/run.sh; LLAMACPP=0 skips)"
+  benchmarks/llamacpp/run.sh "$out/llamacpp"
+fi
 echo "results in $out"

@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# The whole service against the engine alone, on the 1.23 B model, temperature 1, in one
+# run (this machine is noisy: only ratios measured together mean anything):
+#   benchmarks/service_vs_engine.sh [OUT_DIR]   (default benchmarks/results-service-<date>)
+#
+# One `dsm serve` (coordinator, gRPC, one worker process with THREADS threads) stays up;
+# each round runs engine_benchmark (the same StepRunner in-process: no coordinator, no
+# RPC) and then `dsm loadtest` with 1 and with 16 concurrent requests, 128-token prompts
+# and 48 generated tokens, as the engine's 48 decode steps after a 128-token prompt.
+# Compared: the engine's step time (mean and median) with the service's inter-token
+# latency (mean and p50). The mean inter-token latency at 16 clients also holds the
+# steps in which later requests' prompts are prefilled (chunked prefill stalls the
+# decodes, as in vLLM): the p50 is the steady decode. Needs a Release build in build/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out=${1:-benchmarks/results-service-$(date +%Y%m%d-%H%M%S)}
+mkdir -p "$out"
+threads=${THREADS:-2}
+rounds=${ROUNDS:-3}
+model=/tmp/dsm-bench-1b
+if [[ ! -f "$model/model.safetensors" ]]; then
+  build/benchmarks/engine_benchmark --batches 1 --steps 1 --roofline=false >/dev/null
+fi
+
+port=$((50100 + RANDOM % 1000))
+log="$out/serve.log"
+build/bin/dsm serve --model "$model" --port "$port" --threads "$threads" --kv-cache-mib 4096 \
+  >"$log" 2>&1 &
+serve=$!
+trap 'kill $serve 2>/dev/null || true' EXIT
+for _ in $(seq 1 180); do grep -q "dsm serve: ready" "$log" && break; sleep 1; done
+grep -q "dsm serve: ready" "$log" || { echo "dsm serve did not start; see $log" >&2; exit 1; }
+loadtest() {  # concurrency, json
+  build/bin/dsm loadtest --addr "127.0.0.1:$port" --concurrency "$1" --requests "$1" \
+    --prompt_len fixed:128 --output_len fixed:48 --ignore_eos --temperature 1 \
+    --progress=false --report_json "$2" >/dev/null
+}
+loadtest 16 "$out/warmup.json"  # touches the worker's KV pages and scratch once
+
+for round in $(seq 1 "$rounds"); do
+  echo "== round $round: engine alone, batch 1 and 16"
+  build/benchmarks/engine_benchmark --model "$model" --threads "$threads" --batches 1,16 \
+    --steps 48 --temperature 1 --roofline=false --json "$out/engine_$round.json" |
+    grep "decode:"
+  for c in 1 16; do
+    echo "== round $round: dsm serve + dsm loadtest, $c concurrent requests"
+    loadtest "$c" "$out/service_c${c}_$round.json"
+  done
+done
+
+python3 - "$out" "$rounds" <<'EOF'
+import json, sys
+out, rounds = sys.argv[1], int(sys.argv[2])
+rows = []
+for r in range(1, rounds + 1):
+    engine = {d["batch"]: d for d in json.load(open(f"{out}/engine_{r}.json"))["decode"]}
+    for c in (1, 16):
+        itl = json.load(open(f"{out}/service_c{c}_{r}.json"))["runs"][0]["itl_s"]
+        e = engine[c]
+        rows.append({"round": r, "concurrency": c,
+                     "engine_ms_mean": e["ms_per_step"], "engine_ms_median": e["median_ms_per_step"],
+                     "service_itl_ms_mean": 1e3 * itl["mean"], "service_itl_ms_p50": 1e3 * itl["p50"],
+                     "ratio_mean": e["ms_per_step"] / (1e3 * itl["mean"]),
+                     "ratio_median": e["median_ms_per_step"] / (1e3 * itl["p50"])})
+json.dump(rows, open(f"{out}/service_vs_engine.json", "w"), indent=2)
+print("service speed as a fraction of the engine's (engine step time / service inter-token latency)")
+print(f"{'round':>5} {'clients':>7} {'engine mean':>11} {'service mean':>12} {'ratio':>6} {'engine median':>13} {'service p50':>11} {'ratio':>6}")
+for x in rows:
+    print(f"{x['round']:>5} {x['concurrency']:>7} {x['engine_ms_mean']:>9.1f}ms {x['service_itl_ms_mean']:>10.1f}ms {x['ratio_mean']:>6.2f}"
+          f" {x['engine_ms_median']:>11.1f}ms {x['service_itl_ms_p50']:>9.1f}ms {x['ratio_median']:>6.2f}")
+for c in (1, 16):
+    mine = [x for x in rows if x["concurrency"] == c]
+    print(f"best rounds, {c:>2} clients: mean {min(x['engine_ms_mean'] for x in mine) / min(x['service_itl_ms_mean'] for x in mine):.2f},"
+          f" median/p50 {min(x['engine_ms_median'] for x in mine) / min(x['service_itl_ms_p50'] for x in mine):.2f}")
+EOF
+echo "results in $out"
