@@ -121,6 +121,12 @@ TEST(MetricsTest, CountersEqualWhatClientsReceivedAndPromtoolAccepts) {
   EXPECT_EQ(Sum(text, "dsm:worker_forward_seconds_count", {"rank=\"0\""}), steps);
   EXPECT_EQ(Sum(text, "dsm:worker_allreduce_seconds_count", {"rank=\"1\""}), steps);
   EXPECT_GT(Sum(text, "dsm:worker_allreduce_seconds_sum", {"rank=\"1\""}), 0);
+  // A rank's whole step holds its forward pass, and the group's step holds the rank's.
+  EXPECT_EQ(Sum(text, "dsm:worker_step_seconds_count", {"rank=\"1\""}), steps);
+  EXPECT_GE(Sum(text, "dsm:worker_step_seconds_sum", {"rank=\"0\""}),
+            Sum(text, "dsm:worker_forward_seconds_sum", {"rank=\"0\""}));
+  EXPECT_LE(Sum(text, "dsm:worker_step_seconds_sum", {"rank=\"0\""}),
+            Sum(text, "dsm:step_duration_seconds_sum"));
   EXPECT_EQ(Sum(text, "dsm:num_requests_running"), 0);
   EXPECT_EQ(Sum(text, "dsm:group_healthy"), 1);
   EXPECT_EQ(Sum(text, "dsm:kv_cache_usage_perc"), 0);
