@@ -46,6 +46,7 @@ v1::WorkerInfo StepRunner::Info() const {
 }
 
 absl::StatusOr<v1::StepResponse> StepRunner::Step(const v1::StepRequest& request) {
+  const auto step_start = std::chrono::steady_clock::now();
   for (uint64_t id : request.free_seq_ids()) sequences_.erase(id);
 
   if (request.sequences_size() == 0) {
@@ -172,6 +173,8 @@ absl::StatusOr<v1::StepResponse> StepRunner::Step(const v1::StepRequest& request
       top->set_logprob(logprob);
     }
   }
+  timing->set_step_seconds(
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - step_start).count());
   return response;
 }
 

@@ -56,6 +56,7 @@ struct ServingMetrics::Families {
   Family<Histogram>& step_tokens;
   Family<Histogram>& rank_forward;
   Family<Histogram>& rank_allreduce;
+  Family<Histogram>& rank_step;
 };
 
 ServingMetrics::ServingMetrics(std::string model_name)
@@ -90,6 +91,8 @@ ServingMetrics::ServingMetrics(std::string model_name)
       histogram("dsm:step_batch_tokens", "Tokens fed in one step (prefill + decode)."),
       histogram("dsm:worker_forward_seconds", "A rank's forward pass in one step."),
       histogram("dsm:worker_allreduce_seconds", "A rank's time in collectives in one step."),
+      histogram("dsm:worker_step_seconds",
+                "A rank's whole step: checks, forward, sampling (the engine's own time)."),
   });
   // Series that exist from the start, so a scrape before any traffic shows zeros.
   const prometheus::Labels model = {{"model_name", model_name_}};
@@ -148,6 +151,7 @@ void ServingMetrics::OnStep(const StepRecord& step) {
         {"model_name", model_name_}, {"group", group}, {"rank", absl::StrCat(rank.rank())}};
     f_->rank_forward.Add(rank_labels, kStepBuckets).Observe(rank.forward_seconds());
     f_->rank_allreduce.Add(rank_labels, kStepBuckets).Observe(rank.allreduce_seconds());
+    f_->rank_step.Add(rank_labels, kStepBuckets).Observe(rank.step_seconds());
   }
 }
 
