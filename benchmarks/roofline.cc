@@ -1,5 +1,7 @@
 #include "benchmarks/roofline.h"
 
+#include <sys/mman.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstring>
@@ -75,15 +77,19 @@ double SecondsSince(std::chrono::steady_clock::time_point start) {
 double MeasureReadBandwidth(ThreadPool& pool, int repeats) {
   const size_t floats = size_t{256} << 20;  // 1 GiB: far beyond any cache
   auto buffer = hwy::AllocateAligned<float>(floats);
+  // In 2 MiB pages where the kernel gives them, as the model's weights are loaded.
+  constexpr uintptr_t kHuge = uintptr_t{2} << 20;
+  const uintptr_t first = (reinterpret_cast<uintptr_t>(buffer.get()) + kHuge - 1) & ~(kHuge - 1);
+  madvise(reinterpret_cast<void*>(first), floats * sizeof(float) - 2 * kHuge, MADV_HUGEPAGE);
   std::memset(buffer.get(), 0, floats * sizeof(float));
   // Many 16 MiB parts, taken by whichever thread is free (a slow thread cannot leave the
-  // other idle), each read as 2, 4 or 8 streams, with and without software prefetch 1 or
-  // 2 KiB ahead; the best pattern and repeat counts.
+  // other idle), each read as 2, 4, 8 or 16 streams, with and without software prefetch
+  // 1, 2, 4 or 16 KiB ahead; the best pattern and repeat counts.
   const size_t parts = 64;
   std::vector<float> sums(parts);
   double best = 0;
-  for (size_t prefetch_floats : {0, 256, 512}) {
-    for (size_t streams : {2, 4, 8}) {
+  for (size_t prefetch_floats : {0, 256, 512, 1024, 4096}) {
+    for (size_t streams : {2, 4, 8, 16}) {
       for (int r = 0; r < repeats; ++r) {
         const auto start = std::chrono::steady_clock::now();
         pool.ParallelFor(parts, 1, [&](size_t begin, size_t end) {
