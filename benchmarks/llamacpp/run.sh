@@ -31,7 +31,7 @@ if [[ ! -d "$llama" ]]; then
   (cd "$work" && npm pack --silent "node-llama-cpp@$node_llama_cpp_version" >/dev/null &&
     tar -xzf node-llama-cpp-*.tgz package/llama/gitRelease.bundle)
   mkdir -p "$(dirname "$llama")"
-  git clone -q "$work/package/llama/gitRelease.bundle" "$llama"
+  git -c advice.detachedHead=false clone -q "$work/package/llama/gitRelease.bundle" "$llama"
   rm -rf "$work"
 fi
 if [[ ! -x "$llama/build/bin/llama-bench" || ! -x "$llama/build/bin/llama-batched-bench" ]]; then
