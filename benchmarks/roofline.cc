@@ -1,12 +1,11 @@
 #include "benchmarks/roofline.h"
 
-#include <sys/mman.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <vector>
 
+#include "common/huge_pages.h"
 #include "hwy/aligned_allocator.h"
 #include "hwy/cache_control.h"
 
@@ -77,10 +76,7 @@ double SecondsSince(std::chrono::steady_clock::time_point start) {
 double MeasureReadBandwidth(ThreadPool& pool, int repeats) {
   const size_t floats = size_t{256} << 20;  // 1 GiB: far beyond any cache
   auto buffer = hwy::AllocateAligned<float>(floats);
-  // In 2 MiB pages where the kernel gives them, as the model's weights are loaded.
-  constexpr uintptr_t kHuge = uintptr_t{2} << 20;
-  const uintptr_t first = (reinterpret_cast<uintptr_t>(buffer.get()) + kHuge - 1) & ~(kHuge - 1);
-  madvise(reinterpret_cast<void*>(first), floats * sizeof(float) - 2 * kHuge, MADV_HUGEPAGE);
+  AdviseHugePages(buffer.get(), floats * sizeof(float));  // as the weights are loaded
   std::memset(buffer.get(), 0, floats * sizeof(float));
   // Many 16 MiB parts, taken by whichever thread is free (a slow thread cannot leave the
   // other idle), each read as 2, 4, 8 or 16 streams, with and without software prefetch

@@ -1,27 +1,15 @@
 #include "worker/model/llama_weights.h"
 
-#include <sys/mman.h>
-
-#include <cstdint>
 #include <cstring>
 #include <string>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/huge_pages.h"
 
 namespace dsm {
 
 namespace {
-
-// Decode streams every weight once per step: 2 MiB pages spare the TLB a miss every
-// 4 KiB (the kernel's transparent huge pages are often "madvise" only). Advice only:
-// where the kernel has none to give, 4 KiB pages serve as before.
-void AdviseHugePages(void* data, size_t bytes) {
-  constexpr uintptr_t kHuge = uintptr_t{2} << 20;
-  const uintptr_t begin = (reinterpret_cast<uintptr_t>(data) + kHuge - 1) & ~(kHuge - 1);
-  const uintptr_t end = (reinterpret_cast<uintptr_t>(data) + bytes) & ~(kHuge - 1);
-  if (end > begin) madvise(reinterpret_cast<void*>(begin), end - begin, MADV_HUGEPAGE);
-}
 
 // A slice of a 2-D tensor: rows [row_begin, row_begin + row_count) and columns
 // [col_begin, col_begin + col_count).
@@ -72,7 +60,7 @@ class ShardLoader {
       return absl::ResourceExhaustedError(
           absl::StrCat("out of memory: ", m.num_bytes(), " bytes for ", slices[0].name));
     }
-    AdviseHugePages(m.bytes.get(), m.num_bytes());
+    AdviseHugePages(m.bytes.get(), m.num_bytes());  // decode streams it every step
     uint8_t* dst = m.bytes.get();
     std::vector<const void*> row_sources;  // panel layout: packed once all are known
     size_t row = 0;
