@@ -213,6 +213,10 @@ void Coordinator::AbortInFlight(const absl::Status& status) {
   for (auto& engine : engines_) engine->AbortAll(status);  // frees their KV blocks
 }
 
+void Coordinator::StopEngines() {
+  for (auto& engine : engines_) engine->Stop();
+}
+
 absl::StatusOr<v1::GenerateResponse> Coordinator::Generate(const PreparedRequest& request,
                                                            const CancelCheck& cancelled,
                                                            const ChunkWriter* stream) {

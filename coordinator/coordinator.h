@@ -62,6 +62,8 @@ class Coordinator {
   int InFlight() const { return in_flight_.load(); }
   // Ends every running request with `status` (their KV blocks are freed).
   void AbortInFlight(const absl::Status& status);
+  // Shutdown, after the drain: the engines end and failed groups are not relaunched.
+  void StopEngines();
 
   const TokenizerFiles* text() const { return text_.get(); }
   const ServingLimits& limits() const { return limits_; }

@@ -30,10 +30,7 @@ absl::StatusOr<std::unique_ptr<GroupEngine>> GroupEngine::Start(int index,
 }
 
 GroupEngine::~GroupEngine() {
-  {
-    absl::MutexLock lock(&mu_);
-    stop_ = true;
-  }
+  Stop();
   if (thread_.joinable()) thread_.join();
   if (group_) group_->Shutdown();
 }
@@ -68,7 +65,7 @@ void GroupEngine::WhileDown(
         "worker group ", index_, " is restarting (last attempt: ", last_restart_error_, ")")));
   }
   incoming.clear();
-  if (absl::Now() < next_restart_) return;
+  if (Stopping() || absl::Now() < next_restart_) return;
   if (absl::Status s = Relaunch(); s.ok()) {
     std::fprintf(stderr, "dsm: worker group %d is back after %d failed restart(s)\n", index_,
                  failed_restarts_);
@@ -97,6 +94,16 @@ absl::Status GroupEngine::Submit(GenerationRequest request,
   ++stats_.waiting;
   reserved_.fetch_sub(1);  // from reserved to waiting, under mu_ so load() never dips
   return absl::OkStatus();
+}
+
+void GroupEngine::Stop() {
+  absl::MutexLock lock(&mu_);
+  stop_ = true;
+}
+
+bool GroupEngine::Stopping() const {
+  absl::MutexLock lock(&mu_);
+  return stop_;
 }
 
 void GroupEngine::AbortAll(const absl::Status& status) {
@@ -215,8 +222,10 @@ void GroupEngine::Loop() {
         // The group is broken (a worker died or misbehaved): end its requests and
         // bring it back.
         healthy_ = false;
-        std::fprintf(stderr, "dsm: worker group %d failed: %s; restarting it\n", index_,
-                     events.status().ToString().c_str());
+        std::fprintf(
+            stderr, "dsm: worker group %d failed: %s%s\n", index_,
+            events.status().ToString().c_str(),
+            Stopping() ? " (the server is stopping: not restarting it)" : "; restarting it");
         FailAll(absl::UnavailableError(
             absl::StrCat("worker group ", index_, " failed: ", events.status().message())));
         next_restart_ = absl::InfinitePast();  // the first attempt is immediate

@@ -47,6 +47,10 @@ class GroupEngine {
   void Cancel(uint64_t id);
   // Ends every request of the group with `status` within one step (drain timeout).
   void AbortAll(const absl::Status& status);
+  // The server is stopping: the thread ends after its current step and a group that
+  // fails from now on is not relaunched (workers leaving at shutdown are no failure to
+  // recover from). Does not wait; the destructor joins.
+  void Stop();
 
   GroupStats Stats() const;
   int index() const { return index_; }
@@ -64,6 +68,7 @@ class GroupEngine {
  private:
   GroupEngine() = default;
   void Loop();
+  bool Stopping() const;
   void FailAll(const absl::Status& status);
   absl::Status Relaunch();
   // While the workers are down: refuses queued requests and retries the launch when

@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <thread>
@@ -182,14 +183,26 @@ void LocalWorkerGroup::Kill(int rank, int signal) {
 }
 
 void LocalWorkerGroup::Shutdown() {
-  for (size_t r = 0; r < stubs_.size(); ++r) {
+  // Ask every rank to exit: over RPC once connected, else (a launch that failed half
+  // way, with workers still loading or registering) with SIGTERM. Then one shared
+  // grace period for all of them, so a group's shutdown is bounded by 5 s, not 5 s a rank.
+  for (size_t r = 0; r < processes_.size(); ++r) {
     if (processes_[r]->TryWait()) continue;
-    grpc::ClientContext context;
-    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(2));
-    v1::ShutdownResponse response;
-    stubs_[r]->Shutdown(&context, v1::ShutdownRequest(), &response);
+    bool asked = false;
+    if (r < stubs_.size()) {
+      grpc::ClientContext context;
+      context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(2));
+      v1::ShutdownResponse response;
+      asked = stubs_[r]->Shutdown(&context, v1::ShutdownRequest(), &response).ok();
+    }
+    if (!asked) processes_[r]->Kill(SIGTERM);
   }
-  for (auto& process : processes_) process->WaitOrKill(std::chrono::seconds(5));
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  for (auto& process : processes_) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    process->WaitOrKill(std::max(left, std::chrono::milliseconds(0)));
+  }
   stubs_.clear();
 }
 

@@ -281,8 +281,14 @@ absl::Status RunServe(ServeOptions options) {
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
   }
+  // Stop the engines first: the workers' Join streams end next, and a group that sees
+  // its workers leave must not relaunch them (that loads the model again and waits for
+  // registrations that can no longer come).
+  (*coordinator)->StopEngines();
   registry->Shutdown();  // ends the workers' Join streams (registered ones re-register)
-  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  // Every request has ended by now (drained or aborted); the grace only lets final
+  // statuses flush. Longer would wait on idle clients that never read the GOAWAY.
+  server->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(250));
   if (http) http->Stop();
   ready.store(nullptr);
   metrics_http.reset();

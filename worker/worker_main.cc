@@ -252,7 +252,9 @@ int Main() {
   }
   service.WaitForShutdown();
   link.reset();
-  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  // Told to exit: a step still in flight is moot, and waiting would only wait for
+  // idle clients (the coordinator) to acknowledge the GOAWAY, which they may never read.
+  server->Shutdown(std::chrono::system_clock::now());
   if (rendezvous_server) rendezvous_server->Shutdown();
   std::fprintf(stderr, "dsm-worker rank %d: exiting, peak RSS %.1f MiB\n", rank,
                PeakResidentBytes() / 1048576.0);

@@ -4,9 +4,11 @@
 #include <signal.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <future>
+#include <set>
 #include <thread>
 
 #include "gtest/gtest.h"
@@ -379,6 +381,33 @@ TEST(ServerFailureTest, SigtermDrainsThenEndsWhatIsLeftAndExitsZero) {
   EXPECT_NE(cut.status.error_message().find("drain timeout"), std::string::npos)
       << cut.status.error_message();
   const int status = server->WaitForExit(std::chrono::seconds(30));
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+      << ChildProcess::DescribeWaitStatus(status);
+}
+
+// SIGTERM on an idle server: the workers leaving is the shutdown itself, not a group
+// failure, so no worker is launched again (a relaunch would load the model once more and
+// hold the exit until its registration timed out). Every worker seen until the server
+// has exited is one of those it started with, and it exits 0.
+TEST(ServerFailureTest, SigtermStopsTheWorkersWithoutRelaunchingThem) {
+  auto server =
+      testing::ServerProcess::Start({"--model", SlowModel(), "--tp", "2", "--replicas", "2"});
+  ASSERT_NE(server, nullptr);
+  std::vector<pid_t> started = server->WorkerPids();
+  ASSERT_EQ(started.size(), 4u);
+  std::sort(started.begin(), started.end());
+  server->Signal(SIGTERM);
+  std::set<pid_t> seen;
+  int status = -1;
+  for (int i = 0; i < 3000 && status == -1; ++i) {  // 30 s at most
+    for (pid_t pid : server->WorkerPids()) seen.insert(pid);
+    status = server->WaitForExit(std::chrono::seconds(0));
+    if (status == -1) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  for (pid_t pid : seen) {
+    EXPECT_TRUE(std::binary_search(started.begin(), started.end(), pid))
+        << "worker " << pid << " was launched during the shutdown";
+  }
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
       << ChildProcess::DescribeWaitStatus(status);
 }

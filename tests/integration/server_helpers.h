@@ -71,11 +71,11 @@ class ServerProcess {
   // The wait status once the server has exited, or -1 after `timeout`.
   int WaitForExit(std::chrono::seconds timeout) {
     const auto end = std::chrono::steady_clock::now() + timeout;
-    while (std::chrono::steady_clock::now() < end) {
+    for (;;) {  // looks at least once, so a zero timeout polls
       if (std::optional<int> status = process_->TryWait()) return *status;
+      if (std::chrono::steady_clock::now() >= end) return -1;
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
-    return -1;
   }
 
   // grpc.health.v1 status of `service` ("" = the server as a whole).
