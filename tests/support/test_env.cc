@@ -31,10 +31,10 @@ std::string BinDir() {
 
 std::string MakeTempDir(const std::string& name) {
   const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-  std::filesystem::path dir =
-      std::filesystem::path(::testing::TempDir()) / "dsm_tests" /
-      (info ? std::string(info->test_suite_name()) + "." + info->name() : std::string("global")) /
-      name;
+  std::filesystem::path dir = std::filesystem::path(::testing::TempDir()) / "dsm_tests" /
+                              (info ? std::string(info->test_suite_name()) + "." + info->name()
+                                    : "suite_" + std::to_string(getpid())) /
+                              name;
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   return dir.string();

@@ -31,7 +31,9 @@ bool InCi();
 // Directory holding dsm and dsm-worker.
 std::string BinDir();
 
-// A fresh directory under the test's temp dir.
+// A fresh directory under the test's temp dir, named after the running test; outside a
+// test (SetUpTestSuite) after this process, since ctest runs a suite's cases as
+// concurrent processes that must not rewrite each other's fixtures.
 std::string MakeTempDir(const std::string& name);
 
 // A path under the temp dir unique to this process: ctest runs test cases of one suite
