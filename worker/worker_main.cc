@@ -15,6 +15,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -76,6 +77,26 @@ ABSL_FLAG(std::string, comm_host, "",
 namespace dsm {
 namespace {
 
+// The registered worker's service once it serves; null before (loading) and after.
+std::atomic<WorkerService*> g_serving{nullptr};
+
+// SIGTERM/SIGINT (blocked in every thread, taken here): a serving worker stops cleanly;
+// one still loading its weights or starting its device exits at once, as a pod being
+// deleted mid-start must, instead of holding the signal until the load is done.
+void WatchTerminationSignals(int rank, sigset_t signals) {
+  std::thread([rank, signals] {
+    int signal = 0;
+    sigwait(&signals, &signal);
+    if (WorkerService* service = g_serving.load()) {
+      service->RequestShutdown();
+      return;
+    }
+    std::fprintf(stderr, "dsm-worker rank %d: %s before serving; exiting\n", rank,
+                 signal == SIGINT ? "SIGINT" : "SIGTERM");
+    std::_Exit(0);
+  }).detach();
+}
+
 int Fail(int rank, const absl::Status& status) {
   std::fprintf(stderr, "dsm-worker rank %d: error: %s\n", rank, status.ToString().c_str());
   return 1;
@@ -106,6 +127,7 @@ int Main() {
     sigaddset(&signals, SIGINT);
     sigaddset(&signals, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+    WatchTerminationSignals(rank, signals);
   }
   WatchParent(absl::GetFlag(FLAGS_parent_pid), rank);
   const int tp = absl::GetFlag(FLAGS_tp);
@@ -240,17 +262,10 @@ int Main() {
     std::fprintf(stderr, "dsm-worker group %d rank %d: registering with %s as %s\n", o.group, rank,
                  coordinator.c_str(), o.worker_address.c_str());
     // A registered worker lives until SIGTERM/SIGINT (the coordinator may come and go).
-    std::thread([&service] {
-      sigset_t signals;
-      sigemptyset(&signals);
-      sigaddset(&signals, SIGINT);
-      sigaddset(&signals, SIGTERM);
-      int signal = 0;
-      sigwait(&signals, &signal);
-      service.RequestShutdown();
-    }).detach();
+    g_serving.store(&service);
   }
   service.WaitForShutdown();
+  g_serving.store(nullptr);
   link.reset();
   // Told to exit: a step still in flight is moot, and waiting would only wait for
   // idle clients (the coordinator) to acknowledge the GOAWAY, which they may never read.

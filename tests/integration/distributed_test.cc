@@ -7,6 +7,8 @@
 // in its own network namespace, joined by a bridge, nothing on a shared 127.0.0.1.
 
 #include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <fstream>
@@ -18,6 +20,7 @@
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "tests/integration/server_helpers.h"
+#include "tools/model_generator.h"
 
 namespace dsm {
 namespace {
@@ -198,6 +201,43 @@ TEST(DistributedTest, WorkerServesGrpcHealth) {
   EXPECT_EQ(response.status(), grpc::health::v1::HealthCheckResponse::SERVING);
   worker->Kill(SIGTERM);
   worker->WaitOrKill(std::chrono::seconds(10));
+}
+
+// SIGTERM reaches a registered worker that is still loading its weights: it exits at
+// once (a pod deleted mid-start) instead of holding the signal until the load is done.
+// The weights file is a FIFO nobody writes, so the load blocks for as long as the test
+// likes; the signal goes once the worker has blocked SIGTERM for its signal thread.
+TEST(DistributedTest, SigtermWhileLoadingExitsAtOnce) {
+  const std::string dir = testing::MakeTempDir("fifo-model");
+  GeneratedModelSpec spec;
+  spec.hidden_size = 64;
+  spec.intermediate_size = 128;
+  spec.num_hidden_layers = 1;
+  spec.num_attention_heads = 4;
+  spec.num_key_value_heads = 4;
+  spec.vocab_size = 64;
+  ASSERT_TRUE(WriteRandomModel(dir, spec).ok());
+  ASSERT_EQ(unlink((dir + "/model.safetensors").c_str()), 0);
+  ASSERT_EQ(mkfifo((dir + "/model.safetensors").c_str(), 0600), 0);
+  std::unique_ptr<ChildProcess> worker =
+      Spawn({}, {testing::BinDir() + "/dsm-worker", "--model", dir, "--port", "0", "--coordinator",
+                 "127.0.0.1:1", "--kv_cache_mib", "16", "--threads", "1"});
+  ASSERT_NE(worker, nullptr);
+  bool blocked = false;
+  for (int i = 0; i < 1000 && !blocked; ++i) {  // 10 s at most
+    std::ifstream status("/proc/" + std::to_string(worker->pid()) + "/status");
+    for (std::string line; std::getline(status, line);) {
+      if (absl::StartsWith(line, "SigBlk:")) {
+        blocked = (std::stoull(line.substr(7), nullptr, 16) >> (SIGTERM - 1)) & 1;
+      }
+    }
+    if (!blocked) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_TRUE(blocked) << "the worker never blocked SIGTERM";
+  worker->Kill(SIGTERM);
+  const int status = worker->WaitOrKill(std::chrono::seconds(20));
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+      << ChildProcess::DescribeWaitStatus(status);
 }
 
 TEST(DistributedTest, IndependentWorkersOnLoopback) {
