@@ -47,6 +47,11 @@ HWY_INLINE float Dot(const float* HWY_RESTRICT a, const T* HWY_RESTRICT b, size_
   return sum;
 }
 
+// Positions a query attends to.
+HWY_INLINE size_t Length(const AttentionQuery& query) {
+  return static_cast<size_t>(query.position) + 1;
+}
+
 // scores[p] = exp(scores[p] - max) / sum over p of the same.
 HWY_INLINE void Softmax(float* scores, size_t length) {
   const DF df;
@@ -82,48 +87,70 @@ HWY_INLINE void AddScaled(float w, const T* HWY_RESTRICT v, size_t d, float* HWY
   for (; i < d; ++i) out[i] += w * KvScalar(v[i]);
 }
 
-// One token, all heads: per head its scores over positions [0, position], softmax,
-// weighted values. Positions are the outer loop so each cached slot (all KV heads of a
-// position, contiguous) is read front to back once. Each head's instruction sequence
-// depends only on its query, the position and the cached K/V, never on the batch.
+// Consecutive query tokens of one sequence (a prefill chunk), all heads: per token and
+// head its scores over positions [0, position], softmax, weighted values. Positions are
+// the outer loop, so each cached slot (all KV heads of a position, contiguous) is read
+// once for the whole group instead of once per token. Each token's and head's
+// instruction sequence depends only on its query, its position and the cached K/V,
+// never on the group or the batch: a token attends bit for bit the same alone (decode)
+// or in any group, which keeps recompute after preemption exact.
 // T is the cache's element: float, or uint16_t holding bf16.
 template <typename T>
-void AttendToken(const float* q, const AttentionQuery& query, size_t heads, const PagedKvLayer& kv,
-                 float scale, std::vector<float>& scores, float* out) {
+void AttendTokens(const float* q, const AttentionQuery* queries, size_t count, size_t heads,
+                  const PagedKvLayer& kv, float scale, std::vector<float>& scores, float* out) {
   const size_t d = kv.head_dim;
+  const size_t width = heads * d;
   const size_t group = heads / kv.kv_heads;
   const size_t slot_stride = kv.kv_heads * d;
-  const size_t length = static_cast<size_t>(query.position) + 1;
-  scores.resize(heads * length);
-  for (size_t p = 0; p < length; ++p) {
-    const size_t block = static_cast<size_t>(query.block_table[p / kv.block_size]);
-    const T* slot =
-        static_cast<const T*>(kv.k) + (block * kv.block_size + p % kv.block_size) * slot_stride;
-    for (size_t h = 0; h < heads; ++h) {
-      scores[h * length + p] = Dot(q + h * d, slot + (h / group) * d, d) * scale;
+  const int32_t* block_table = queries[0].block_table;  // one sequence
+  size_t span = 0;                                      // positions the group reads
+  for (size_t c = 0; c < count; ++c) span = std::max(span, Length(queries[c]));
+  scores.resize(count * heads * span);
+  auto slot = [&](const void* base, size_t p) {
+    const size_t block = static_cast<size_t>(block_table[p / kv.block_size]);
+    return static_cast<const T*>(base) + (block * kv.block_size + p % kv.block_size) * slot_stride;
+  };
+  for (size_t p = 0; p < span; ++p) {
+    const T* k = slot(kv.k, p);
+    for (size_t c = 0; c < count; ++c) {
+      if (p >= Length(queries[c])) continue;
+      float* s = scores.data() + c * heads * span;
+      for (size_t h = 0; h < heads; ++h) {
+        s[h * span + p] = Dot(q + c * width + h * d, k + (h / group) * d, d) * scale;
+      }
     }
   }
-  for (size_t h = 0; h < heads; ++h) Softmax(scores.data() + h * length, length);
-  std::fill(out, out + heads * d, 0.0f);
-  for (size_t p = 0; p < length; ++p) {
-    const size_t block = static_cast<size_t>(query.block_table[p / kv.block_size]);
-    const T* slot =
-        static_cast<const T*>(kv.v) + (block * kv.block_size + p % kv.block_size) * slot_stride;
+  for (size_t c = 0; c < count; ++c) {
     for (size_t h = 0; h < heads; ++h) {
-      AddScaled(scores[h * length + p], slot + (h / group) * d, d, out + h * d);
+      Softmax(scores.data() + (c * heads + h) * span, Length(queries[c]));
+    }
+  }
+  std::fill(out, out + count * width, 0.0f);
+  for (size_t p = 0; p < span; ++p) {
+    const T* v = slot(kv.v, p);
+    for (size_t c = 0; c < count; ++c) {
+      if (p >= Length(queries[c])) continue;
+      const float* s = scores.data() + c * heads * span;
+      for (size_t h = 0; h < heads; ++h) {
+        AddScaled(s[h * span + p], v + (h / group) * d, d, out + c * width + h * d);
+      }
     }
   }
 }
 
-void AttendRange(const float* q, const AttentionQuery* queries, size_t heads,
-                 const PagedKvLayer& kv, float scale, size_t begin, size_t end, float* out) {
+// Query groups [begin, end) of `groups` (first token, token count).
+void AttendGroups(const float* q, const AttentionQuery* queries, const size_t* groups, size_t heads,
+                  const PagedKvLayer& kv, float scale, size_t begin, size_t end, float* out) {
   const size_t width = heads * kv.head_dim;
   std::vector<float> scores;
-  for (size_t t = begin; t < end; ++t) {
+  for (size_t g = begin; g < end; ++g) {
+    const size_t t = groups[2 * g], count = groups[2 * g + 1];
     if (kv.dtype == DType::kBF16) {
-      AttendToken<uint16_t>(q + t * width, queries[t], heads, kv, scale, scores, out + t * width);
+      AttendTokens<uint16_t>(q + t * width, queries + t, count, heads, kv, scale, scores,
+                             out + t * width);
     } else {
-      AttendToken<float>(q + t * width, queries[t], heads, kv, scale, scores, out + t * width);
+      AttendTokens<float>(q + t * width, queries + t, count, heads, kv, scale, scores,
+                          out + t * width);
     }
   }
 }
@@ -135,13 +162,32 @@ HWY_AFTER_NAMESPACE();
 #if HWY_ONCE
 namespace dsm {
 
-HWY_EXPORT(AttendRange);
+HWY_EXPORT(AttendGroups);
+
+// Tokens that share their K/V reads: consecutive positions of one sequence, up to this
+// many (their scores, count x heads x positions floats, stay in L2).
+constexpr size_t kMaxQueryGroup = 8;
 
 void PagedAttention(ThreadPool& pool, const float* q, size_t num_tokens,
                     const AttentionQuery* queries, size_t heads, const PagedKvLayer& kv,
                     float scale, float* out) {
-  pool.ParallelFor(num_tokens, 1, [&](size_t begin, size_t end) {
-    HWY_DYNAMIC_DISPATCH(AttendRange)(q, queries, heads, kv, scale, begin, end, out);
+  // Groups as (first token, count) pairs; a decode batch is one group per token.
+  thread_local std::vector<size_t> groups;
+  groups.clear();
+  for (size_t t = 0; t < num_tokens; ++t) {
+    const bool continues = t > 0 && groups.back() < kMaxQueryGroup &&
+                           queries[t].block_table == queries[t - 1].block_table &&
+                           queries[t].position == queries[t - 1].position + 1;
+    if (continues) {
+      ++groups.back();
+    } else {
+      groups.push_back(t);
+      groups.push_back(1);
+    }
+  }
+  const size_t* group_data = groups.data();
+  pool.ParallelFor(groups.size() / 2, 1, [&](size_t begin, size_t end) {
+    HWY_DYNAMIC_DISPATCH(AttendGroups)(q, queries, group_data, heads, kv, scale, begin, end, out);
   });
 }
 

@@ -1,6 +1,7 @@
 #include "kernels/cpu/attention.h"
 
 #include <cmath>
+#include <cstring>
 #include <random>
 #include <vector>
 
@@ -65,6 +66,38 @@ TEST(PagedAttentionTest, MatchesDenseAttentionThroughScatteredBlocks) {
     std::vector<float> qt(q.begin() + t * heads * d, q.begin() + (t + 1) * heads * d);
     std::vector<double> ref = Reference(qt, keys, values, queries[t].position, heads, kv_heads, d);
     for (size_t i = 0; i < heads * d; ++i) EXPECT_NEAR(out[t * heads * d + i], ref[i], 1e-5);
+  }
+}
+
+// A prefill chunk attends in groups of consecutive tokens that share each K/V read; a
+// token's output must be bit for bit what it gets alone (decode), in any chunking and
+// beside other sequences, or recompute after preemption would not be exact. 21 tokens
+// of one sequence (groups of 8, 8, 5) plus a second sequence, against each token alone.
+TEST(PagedAttentionTest, GroupedPrefillTokensEqualEachTokenAloneBitForBit) {
+  const size_t heads = 4, kv_heads = 2, d = 20, block_size = 4, num_blocks = 16;
+  const std::vector<int32_t> table_a = {9, 2, 14, 0, 5, 11};  // 24 positions
+  const std::vector<int32_t> table_b = {3, 7};
+  std::mt19937 rng(11);
+  std::uniform_real_distribution<float> dist(-2, 2);
+  std::vector<float> kc(num_blocks * block_size * kv_heads * d), vc(kc.size());
+  for (float& x : kc) x = dist(rng);
+  for (float& x : vc) x = dist(rng);
+  std::vector<AttentionQuery> queries;
+  for (int64_t p = 2; p < 23; ++p) queries.push_back({p, table_a.data()});
+  queries.push_back({6, table_b.data()});
+  const size_t width = heads * d, n = queries.size();
+  std::vector<float> q(n * width);
+  for (float& x : q) x = dist(rng);
+  const PagedKvLayer kv{kc.data(), vc.data(), block_size, kv_heads, d};
+  const float scale = 1.0f / std::sqrt(float(d));
+  ThreadPool pool(2);
+  std::vector<float> together(q.size());
+  PagedAttention(pool, q.data(), n, queries.data(), heads, kv, scale, together.data());
+  for (size_t t = 0; t < n; ++t) {
+    std::vector<float> alone(width);
+    PagedAttention(pool, q.data() + t * width, 1, &queries[t], heads, kv, scale, alone.data());
+    EXPECT_EQ(std::memcmp(alone.data(), together.data() + t * width, width * sizeof(float)), 0)
+        << "token " << t;
   }
 }
 
