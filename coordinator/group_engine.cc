@@ -71,6 +71,9 @@ void GroupEngine::WhileDown(
                  failed_restarts_);
     failed_restarts_ = 0;
     return;
+  } else if (Stopping()) {
+    std::fprintf(stderr, "dsm: worker group %d: relaunch abandoned, the server is stopping\n",
+                 index_);
   } else {
     ++failed_restarts_;
     last_restart_error_ = std::string(s.message());

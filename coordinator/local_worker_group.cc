@@ -94,6 +94,11 @@ absl::StatusOr<std::unique_ptr<LocalWorkerGroup>> LocalWorkerGroup::Launch(
   std::vector<std::string> addresses(o.tp);
   const auto deadline = std::chrono::steady_clock::now() + o.start_timeout;
   for (int ready = 0; ready < o.tp;) {
+    // A server stopping while its workers load (a relaunch of a 7B group) must not wait
+    // out the load: give up, and the group's destructor sends them SIGTERM.
+    if (registration != nullptr && registration->registry->IsShutdown()) {
+      return absl::UnavailableError("the coordinator is stopping");
+    }
     for (int rank = 0; rank < o.tp; ++rank) {
       if (!addresses[rank].empty()) continue;
       absl::StatusOr<std::string> address = AwaitTag(

@@ -62,6 +62,10 @@ class WorkerRegistry final : public v1::WorkerRegistry::Service {
 
   // Ends every Join stream (the server is stopping).
   void Shutdown();
+  bool IsShutdown() {
+    absl::MutexLock lock(&mu_);
+    return shutdown_;
+  }
 
  private:
   struct Member;

@@ -2,7 +2,9 @@
 // worker that dies fails only its group's requests, and the group comes back.
 
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -410,6 +412,41 @@ TEST(ServerFailureTest, SigtermStopsTheWorkersWithoutRelaunchingThem) {
   }
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
       << ChildProcess::DescribeWaitStatus(status);
+}
+
+// SIGTERM while a group is being relaunched and its new worker is still loading: the
+// server does not wait out the load (up to --start-timeout, 10 min for a 7B) but stops
+// the loading worker and exits. The weights file is swapped for a FIFO nobody writes
+// after the first launch, so the relaunched worker's load blocks for good.
+TEST(ServerFailureTest, SigtermDuringARelaunchDoesNotWaitForTheLoad) {
+  const std::string dir = testing::MakeTempDir("model");
+  GeneratedModelSpec spec;
+  spec.hidden_size = 64;
+  spec.intermediate_size = 128;
+  spec.num_hidden_layers = 1;
+  spec.num_attention_heads = 4;
+  spec.num_key_value_heads = 4;
+  spec.vocab_size = 64;
+  ASSERT_TRUE(WriteRandomModel(dir, spec).ok());
+  auto server = testing::ServerProcess::Start({"--model", dir});
+  ASSERT_NE(server, nullptr);
+  const std::vector<pid_t> first = server->WorkerPids();
+  ASSERT_EQ(first.size(), 1u);
+  // The running worker keeps its mapping of the unlinked file.
+  ASSERT_EQ(unlink((dir + "/model.safetensors").c_str()), 0);
+  ASSERT_EQ(mkfifo((dir + "/model.safetensors").c_str(), 0600), 0);
+  ASSERT_EQ(kill(first[0], SIGKILL), 0);
+  bool relaunched = false;
+  for (int i = 0; i < 1000 && !relaunched; ++i) {  // 10 s at most
+    for (pid_t pid : server->WorkerPids()) relaunched |= pid != first[0];
+    if (!relaunched) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_TRUE(relaunched) << "the group was not relaunched";
+  server->Signal(SIGTERM);
+  const int status = server->WaitForExit(std::chrono::seconds(20));
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+      << (status == -1 ? "still running 20 s after SIGTERM"
+                       : ChildProcess::DescribeWaitStatus(status));
 }
 
 }  // namespace
