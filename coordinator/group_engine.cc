@@ -102,6 +102,25 @@ absl::Status GroupEngine::Submit(GenerationRequest request,
 void GroupEngine::Stop() {
   absl::MutexLock lock(&mu_);
   stop_ = true;
+  // After the drain nothing waits for a step still running (a hung worker's, or the
+  // last of aborted requests): end it now rather than at the step deadline, so that
+  // shutdown fits a pod's grace period. Forked workers only; registered ones are not
+  // ours to kill and their step runs into its deadline.
+  if (in_step_ && group_) {
+    for (int rank = 0; rank < options_.tp; ++rank) group_->Kill(rank, SIGKILL);
+  }
+}
+
+absl::StatusOr<v1::StepResponse> GroupEngine::RunStep(const v1::StepRequest& step) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (stop_) return absl::UnavailableError("the server is stopping");
+    in_step_ = true;
+  }
+  absl::StatusOr<v1::StepResponse> response = group_->Step(step);
+  absl::MutexLock lock(&mu_);
+  in_step_ = false;
+  return response;
 }
 
 bool GroupEngine::Stopping() const {
@@ -204,8 +223,7 @@ void GroupEngine::Loop() {
         it->second->Push(std::move(admitted));
       }
       absl::StatusOr<v1::StepResponse> response =
-          dead ? absl::StatusOr<v1::StepResponse>(absl::UnavailableError(*dead))
-               : group_->Step(step);
+          dead ? absl::StatusOr<v1::StepResponse>(absl::UnavailableError(*dead)) : RunStep(step);
       if (response.ok() && observer_ != nullptr) {
         StepRecord record;
         record.group = index_;

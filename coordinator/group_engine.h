@@ -47,9 +47,10 @@ class GroupEngine {
   void Cancel(uint64_t id);
   // Ends every request of the group with `status` within one step (drain timeout).
   void AbortAll(const absl::Status& status);
-  // The server is stopping: the thread ends after its current step and a group that
-  // fails from now on is not relaunched (workers leaving at shutdown are no failure to
-  // recover from). Does not wait; the destructor joins.
+  // The server is stopping (after the drain): a step still running is ended by killing
+  // the group's forked workers, the thread ends, and a group that fails from now on is
+  // not relaunched (workers leaving at shutdown are no failure to recover from). Does
+  // not wait; the destructor joins.
   void Stop();
 
   GroupStats Stats() const;
@@ -69,6 +70,8 @@ class GroupEngine {
   GroupEngine() = default;
   void Loop();
   bool Stopping() const;
+  // group_->Step with in_step_ set, so that Stop can end a step still running.
+  absl::StatusOr<v1::StepResponse> RunStep(const v1::StepRequest& step);
   void FailAll(const absl::Status& status);
   absl::Status Relaunch();
   // While the workers are down: refuses queued requests and retries the launch when
@@ -91,6 +94,7 @@ class GroupEngine {
   std::vector<uint64_t> cancelled_ ABSL_GUARDED_BY(mu_);
   std::optional<absl::Status> abort_ ABSL_GUARDED_BY(mu_);
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
+  bool in_step_ ABSL_GUARDED_BY(mu_) = false;
   GroupStats stats_ ABSL_GUARDED_BY(mu_);
 
   // Swapped by the engine thread under mu_ (KillWorkerForTesting reads it under mu_).
