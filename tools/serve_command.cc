@@ -26,6 +26,7 @@
 #include "coordinator/openai/openai_http_server.h"
 #include "coordinator/worker_registry.h"
 #include "tools/demo_model.h"
+#include "tools/termination_signal.h"
 
 namespace dsm {
 namespace {
@@ -66,8 +67,8 @@ absl::Status CheckPortFree(const std::string& host, int port) {
 }  // namespace
 
 absl::Status RunServe(ServeOptions options) {
-  // Signals are taken by sigwait below; block them before any thread starts so that
-  // every thread inherits the mask.
+  // Signals are taken by a TerminationSignal thread; block them before any thread
+  // starts so that every thread inherits the mask.
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
@@ -146,6 +147,9 @@ absl::Status RunServe(ServeOptions options) {
     r.vocab_size = config->vocab_size;
   }
   auto registry = std::make_unique<WorkerRegistry>(r);
+  // A signal before the workers are up shuts the registry: launches and formations
+  // waiting on it give up, and the start ends at once.
+  TerminationSignal termination(signals, [&registry] { registry->Shutdown(); });
   RendezvousService rendezvous_store;
   builder.RegisterService(registry.get());
   builder.RegisterService(&rendezvous_store);
@@ -228,10 +232,16 @@ absl::Status RunServe(ServeOptions options) {
                options.coordinator.model_dir.c_str());
   absl::StatusOr<std::unique_ptr<Coordinator>> coordinator =
       Coordinator::Start(options.coordinator);
-  if (!coordinator.ok()) {
+  const bool start_stopped = !termination.Started();
+  if (start_stopped || !coordinator.ok()) {
+    if (coordinator.ok()) (*coordinator)->StopEngines();
     if (http) http->Stop();
     server->Shutdown(std::chrono::system_clock::now());
-    return coordinator.status();
+    if (coordinator.ok()) coordinator->reset();
+    if (!start_stopped) return coordinator.status();
+    std::fprintf(stderr, "dsm serve: %s while starting; stopped\n",
+                 termination.received() == SIGINT ? "SIGINT" : "SIGTERM");
+    return absl::OkStatus();
   }
   std::fprintf(stderr, "dsm serve: workers ready in %.1f s\n",
                std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
@@ -255,8 +265,7 @@ absl::Status RunServe(ServeOptions options) {
   std::printf("dsm serve: ready\n");
   std::fflush(stdout);
 
-  int signal = 0;
-  sigwait(&signals, &signal);
+  const int signal = termination.Wait();
   // Drain: unhealthy at once, no new requests, running ones get the grace period.
   stop_health = true;
   health_monitor.join();

@@ -1,6 +1,7 @@
 // Failure handling of `dsm serve` with real processes: a full queue answers at once, a
 // worker that dies fails only its group's requests, and the group comes back.
 
+#include <dirent.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -11,6 +12,7 @@
 #include <fstream>
 #include <future>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include "gtest/gtest.h"
@@ -464,6 +466,56 @@ TEST(ServerFailureTest, SigtermDuringARelaunchDoesNotWaitForTheLoad) {
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
       << (status == -1 ? "still running 20 s after SIGTERM"
                        : ChildProcess::DescribeWaitStatus(status));
+}
+
+// SIGTERM while `dsm serve` is still starting (its worker loading): it stops at once and
+// exits 0, as a pod deleted mid-start must, instead of holding the signal until the
+// workers are up (--start-timeout, 10 min for a 7B). The weights are a FIFO nobody
+// writes, so the start never completes on its own.
+TEST(ServerFailureTest, SigtermWhileStartingExitsAtOnce) {
+  const std::string dir = testing::MakeTempDir("model");
+  GeneratedModelSpec spec;
+  spec.hidden_size = 64;
+  spec.intermediate_size = 128;
+  spec.num_hidden_layers = 1;
+  spec.num_attention_heads = 4;
+  spec.num_key_value_heads = 4;
+  spec.vocab_size = 64;
+  ASSERT_TRUE(WriteRandomModel(dir, spec).ok());
+  ASSERT_EQ(unlink((dir + "/model.safetensors").c_str()), 0);
+  ASSERT_EQ(mkfifo((dir + "/model.safetensors").c_str(), 0600), 0);
+  absl::StatusOr<std::unique_ptr<ChildProcess>> serve =
+      ChildProcess::Spawn({testing::BinDir() + "/dsm", "serve", "--port", "0", "--model", dir});
+  ASSERT_TRUE(serve.ok()) << serve.status();
+  // Started: a worker of its own exists (and the server blocked its signals before that).
+  auto has_child = [pid = (*serve)->pid()] {
+    DIR* proc = opendir("/proc");
+    bool found = false;
+    while (dirent* entry = proc ? readdir(proc) : nullptr) {
+      std::ifstream stat(std::string("/proc/") + entry->d_name + "/stat");
+      std::string line;
+      std::getline(stat, line);
+      const size_t close = line.rfind(')');
+      if (close == std::string::npos) continue;
+      std::istringstream rest(line.substr(close + 2));
+      char state;
+      pid_t parent = 0;
+      rest >> state >> parent;
+      found |= parent == pid;
+    }
+    if (proc) closedir(proc);
+    return found;
+  };
+  bool started = false;
+  for (int i = 0; i < 1000 && !started; ++i) {  // 10 s at most
+    started = has_child();
+    if (!started) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_TRUE(started) << "dsm serve never launched its worker";
+  (*serve)->Kill(SIGTERM);
+  const int status = (*serve)->WaitOrKill(std::chrono::seconds(20));
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+      << ChildProcess::DescribeWaitStatus(status);
 }
 
 }  // namespace
