@@ -276,15 +276,21 @@ absl::Status RunServe(ServeOptions options) {
                (*coordinator)->InFlight());
   const auto drain_end =
       std::chrono::steady_clock::now() + std::chrono::seconds(options.drain_timeout_s);
-  while ((*coordinator)->InFlight() > 0 && std::chrono::steady_clock::now() < drain_end) {
+  // A second signal ends the drain at once.
+  while ((*coordinator)->InFlight() > 0 && std::chrono::steady_clock::now() < drain_end &&
+         !termination.forced()) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   if (const int left = (*coordinator)->InFlight(); left > 0) {
-    std::fprintf(stderr, "dsm serve: ending %d request(s) still running after the drain\n", left);
+    const bool forced = termination.forced();
+    std::fprintf(stderr, "dsm serve: ending %d request(s) still running %s\n", left,
+                 forced ? "(second signal: not waiting for the drain)" : "after the drain");
     (*coordinator)
-        ->AbortInFlight(absl::UnavailableError(absl::StrCat(
-            "server is shutting down: the request did not finish within the drain timeout of ",
-            options.drain_timeout_s, " s")));
+        ->AbortInFlight(absl::UnavailableError(
+            forced ? std::string("server is shutting down: a second signal ended the drain")
+                   : absl::StrCat("server is shutting down: the request did not finish within "
+                                  "the drain timeout of ",
+                                  options.drain_timeout_s, " s")));
     const auto abort_end = std::chrono::steady_clock::now() + std::chrono::seconds(5);
     while ((*coordinator)->InFlight() > 0 && std::chrono::steady_clock::now() < abort_end) {
       std::this_thread::sleep_for(std::chrono::milliseconds(20));

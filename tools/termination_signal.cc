@@ -18,6 +18,10 @@ TerminationSignal::TerminationSignal(sigset_t signals, std::function<void()> sto
     }
     if (stop_start) stop_start_();
     arrived_.Notify();
+    // A second signal: the operator does not want to wait for the drain.
+    sigwait(&signals, &signal);
+    absl::MutexLock lock(&mu_);
+    if (!closing_) forced_ = true;
   });
 }
 
@@ -26,8 +30,8 @@ TerminationSignal::~TerminationSignal() {
     absl::MutexLock lock(&mu_);
     closing_ = true;
   }
-  // The thread still waits unless a signal came: wake it with one of its own.
-  if (!arrived_.HasBeenNotified()) pthread_kill(thread_.native_handle(), SIGTERM);
+  // The thread still waits for a first or second signal: wake it with one of its own.
+  pthread_kill(thread_.native_handle(), SIGTERM);
   thread_.join();
 }
 
@@ -40,6 +44,11 @@ bool TerminationSignal::Started() {
 int TerminationSignal::Wait() {
   arrived_.WaitForNotification();
   return received();
+}
+
+bool TerminationSignal::forced() const {
+  absl::MutexLock lock(&mu_);
+  return forced_;
 }
 
 int TerminationSignal::received() const {

@@ -19,7 +19,7 @@ class TerminationSignal {
   // `stop_start` runs on the signal thread when the signal arrives before Started(): it
   // must make the start give up soon.
   TerminationSignal(sigset_t signals, std::function<void()> stop_start);
-  ~TerminationSignal();  // wakes and joins the thread if no signal came
+  ~TerminationSignal();  // wakes and joins the thread
 
   // The start is done. False if a signal came first (stop_start has run).
   bool Started();
@@ -27,6 +27,8 @@ class TerminationSignal {
   int Wait();
   // The signal received so far, or 0.
   int received() const;
+  // True once a second signal came (the operator insists: stop without waiting).
+  bool forced() const;
 
  private:
   std::function<void()> stop_start_;
@@ -34,6 +36,7 @@ class TerminationSignal {
   bool started_ ABSL_GUARDED_BY(mu_) = false;
   bool closing_ ABSL_GUARDED_BY(mu_) = false;
   int signal_ ABSL_GUARDED_BY(mu_) = 0;
+  bool forced_ ABSL_GUARDED_BY(mu_) = false;
   absl::Notification arrived_;
   std::thread thread_;
 };

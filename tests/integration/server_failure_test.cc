@@ -406,6 +406,31 @@ TEST(ServerFailureTest, SigtermDrainsThenEndsWhatIsLeftAndExitsZero) {
       << ChildProcess::DescribeWaitStatus(status);
 }
 
+// A second SIGTERM during the drain ends it at once: the request still running gets
+// UNAVAILABLE saying so, and the server exits 0 long before its 120 s drain timeout
+// (the worker is frozen, so the request could never finish on its own).
+TEST(ServerFailureTest, SecondSigtermEndsTheDrainAtOnce) {
+  auto server = testing::ServerProcess::Start(
+      {"--model", SlowModel(), "--drain-timeout-s", "120", "--step-timeout-s", "120"});
+  ASSERT_NE(server, nullptr);
+  const std::vector<pid_t> workers = server->WorkerPids();
+  ASSERT_EQ(workers.size(), 1u);
+  std::future<testing::StreamResult> long_request = StartLongRequest(*server);
+  ASSERT_TRUE(long_request.valid()) << "the request never started running";
+  ASSERT_EQ(kill(workers[0], SIGSTOP), 0);
+  server->Signal(SIGTERM);
+  ASSERT_TRUE(AwaitHealth(*server, Serving::NOT_SERVING, 10));  // the first one is taken
+  server->Signal(SIGTERM);
+  testing::StreamResult cut = long_request.get();
+  EXPECT_EQ(cut.status.error_code(), grpc::StatusCode::UNAVAILABLE) << cut.status.error_message();
+  EXPECT_NE(cut.status.error_message().find("second signal"), std::string::npos)
+      << cut.status.error_message();
+  const int status = server->WaitForExit(std::chrono::seconds(30));
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+      << (status == -1 ? "still running 30 s after the second SIGTERM"
+                       : ChildProcess::DescribeWaitStatus(status));
+}
+
 // SIGTERM on an idle server: the workers leaving is the shutdown itself, not a group
 // failure, so no worker is launched again (a relaunch would load the model once more and
 // hold the exit until its registration timed out). Every worker seen until the server
