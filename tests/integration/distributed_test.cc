@@ -240,6 +240,21 @@ TEST(DistributedTest, SigtermWhileLoadingExitsAtOnce) {
       << ChildProcess::DescribeWaitStatus(status);
 }
 
+// `dsm coordinator` waiting for workers that never register (the first formation may
+// wait 10 min for a 7B to load): SIGTERM stops the wait at once and it exits 0.
+TEST(DistributedTest, CoordinatorWaitingForWorkersStopsOnSigterm) {
+  DSM_REQUIRE_SHARED("models/stories260K/config.json");
+  std::unique_ptr<ChildProcess> coordinator =
+      Spawn({}, {testing::BinDir() + "/dsm", "coordinator", "--model",
+                 testing::SharedDir() + "/models/stories260K", "--port", "0"});
+  ASSERT_NE(coordinator, nullptr);
+  ASSERT_FALSE(AwaitLine(*coordinator, "dsm serve: listening on ").empty());
+  coordinator->Kill(SIGTERM);
+  const int status = coordinator->WaitOrKill(std::chrono::seconds(20));
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+      << ChildProcess::DescribeWaitStatus(status);
+}
+
 TEST(DistributedTest, IndependentWorkersOnLoopback) {
   DSM_REQUIRE_SHARED("models/stories260K/golden.json");
   const std::string model = testing::SharedDir() + "/models/stories260K";
