@@ -35,6 +35,8 @@ class LlamaModel {
   absl::Status Layer(size_t index, size_t num_tokens, const std::vector<AttentionQuery>& queries,
                      const std::vector<int64_t>& positions,
                      const std::vector<std::pair<int32_t, int64_t>>& slots);
+  // normed_ = RmsNorm(hidden_) for n tokens, split over the pool by token.
+  void ParallelRmsNorm(const float* weight, size_t n, size_t hidden, float eps);
 
   ModelConfig config_;
   ShardSpec shard_;
