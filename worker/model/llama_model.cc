@@ -131,14 +131,18 @@ absl::Status LlamaModel::Layer(size_t index, size_t n, const std::vector<Attenti
   MatMul(*pool_, normed_.data(), n, w.qkv.view(), qkv_.data());
   attn_.resize(n * q_width);
   q_.resize(n * q_width);
-  for (size_t t = 0; t < n; ++t) {
-    float* row = qkv_.data() + t * qkv_width;
-    rope_.Apply(row, local_.heads, positions[t]);
-    rope_.Apply(row + q_width, local_.kv_heads, positions[t]);
-    std::memcpy(q_.data() + t * q_width, row, q_width * sizeof(float));
-    kv_cache_->Store(index, slots[t].first, slots[t].second, row + q_width,
-                     row + q_width + kv_width);
-  }
+  // Per token on the pool: RoPE, and K/V into the token's own cache slot (distinct
+  // slots, so the writes never overlap).
+  pool_->ParallelFor(n, TokensPerChunk(qkv_width), [&](size_t begin, size_t end) {
+    for (size_t t = begin; t < end; ++t) {
+      float* row = qkv_.data() + t * qkv_width;
+      rope_.Apply(row, local_.heads, positions[t]);
+      rope_.Apply(row + q_width, local_.kv_heads, positions[t]);
+      std::memcpy(q_.data() + t * q_width, row, q_width * sizeof(float));
+      kv_cache_->Store(index, slots[t].first, slots[t].second, row + q_width,
+                       row + q_width + kv_width);
+    }
+  });
   PagedAttention(*pool_, q_.data(), n, queries.data(), local_.heads, kv_cache_->Layer(index),
                  1.0f / std::sqrt(static_cast<float>(d)), attn_.data());
   proj_.resize(n * hidden);
