@@ -7,7 +7,6 @@
 // in its own network namespace, joined by a bridge, nothing on a shared 127.0.0.1.
 
 #include <signal.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -20,7 +19,6 @@
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "tests/integration/server_helpers.h"
-#include "tools/model_generator.h"
 
 namespace dsm {
 namespace {
@@ -209,16 +207,8 @@ TEST(DistributedTest, WorkerServesGrpcHealth) {
 // likes; the signal goes once the worker has blocked SIGTERM for its signal thread.
 TEST(DistributedTest, SigtermWhileLoadingExitsAtOnce) {
   const std::string dir = testing::MakeTempDir("fifo-model");
-  GeneratedModelSpec spec;
-  spec.hidden_size = 64;
-  spec.intermediate_size = 128;
-  spec.num_hidden_layers = 1;
-  spec.num_attention_heads = 4;
-  spec.num_key_value_heads = 4;
-  spec.vocab_size = 64;
-  ASSERT_TRUE(WriteRandomModel(dir, spec).ok());
-  ASSERT_EQ(unlink((dir + "/model.safetensors").c_str()), 0);
-  ASSERT_EQ(mkfifo((dir + "/model.safetensors").c_str(), 0600), 0);
+  ASSERT_TRUE(testing::WriteTinyModel(dir));
+  ASSERT_TRUE(testing::BlockWeightsLoad(dir));
   std::unique_ptr<ChildProcess> worker =
       Spawn({}, {testing::BinDir() + "/dsm-worker", "--model", dir, "--port", "0", "--coordinator",
                  "127.0.0.1:1", "--kv_cache_mib", "16", "--threads", "1"});

@@ -1,7 +1,6 @@
 // Failure handling of `dsm serve` with real processes: a full queue answers at once, a
 // worker that dies fails only its group's requests, and the group comes back.
 
-#include <dirent.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -12,7 +11,6 @@
 #include <fstream>
 #include <future>
 #include <set>
-#include <sstream>
 #include <thread>
 
 #include "gtest/gtest.h"
@@ -48,6 +46,19 @@ std::future<testing::StreamResult> StartLongRequest(testing::ServerProcess& serv
   }
   request.wait();
   return {};
+}
+
+// StartLongRequest on a server with one worker, then that worker frozen (SIGSTOP): the
+// request cannot finish however fast the machine is. Invalid future if it never started.
+std::future<testing::StreamResult> StartFrozenLongRequest(testing::ServerProcess& server) {
+  const std::vector<pid_t> workers = server.WorkerPids();
+  EXPECT_EQ(workers.size(), 1u);
+  if (workers.size() != 1) return {};
+  std::future<testing::StreamResult> request = StartLongRequest(server);
+  if (request.valid()) {
+    EXPECT_EQ(kill(workers[0], SIGSTOP), 0);
+  }
+  return request;
 }
 
 // `count` concurrent requests of `prompt`, each of which must succeed.
@@ -384,11 +395,8 @@ TEST(ServerFailureTest, SigtermDrainsThenEndsWhatIsLeftAndExitsZero) {
   auto server = testing::ServerProcess::Start(
       {"--model", SlowModel(), "--drain-timeout-s", "1", "--step-timeout-s", "120"});
   ASSERT_NE(server, nullptr);
-  const std::vector<pid_t> workers = server->WorkerPids();
-  ASSERT_EQ(workers.size(), 1u);
-  std::future<testing::StreamResult> long_request = StartLongRequest(*server);
+  std::future<testing::StreamResult> long_request = StartFrozenLongRequest(*server);
   ASSERT_TRUE(long_request.valid()) << "the request never started running";
-  ASSERT_EQ(kill(workers[0], SIGSTOP), 0);
   server->Signal(SIGTERM);
   // Health turns at once; from then on new requests are refused as draining.
   EXPECT_TRUE(AwaitHealth(*server, Serving::NOT_SERVING, 10));
@@ -413,11 +421,8 @@ TEST(ServerFailureTest, SecondSigtermEndsTheDrainAtOnce) {
   auto server = testing::ServerProcess::Start(
       {"--model", SlowModel(), "--drain-timeout-s", "120", "--step-timeout-s", "120"});
   ASSERT_NE(server, nullptr);
-  const std::vector<pid_t> workers = server->WorkerPids();
-  ASSERT_EQ(workers.size(), 1u);
-  std::future<testing::StreamResult> long_request = StartLongRequest(*server);
+  std::future<testing::StreamResult> long_request = StartFrozenLongRequest(*server);
   ASSERT_TRUE(long_request.valid()) << "the request never started running";
-  ASSERT_EQ(kill(workers[0], SIGSTOP), 0);
   server->Signal(SIGTERM);
   ASSERT_TRUE(AwaitHealth(*server, Serving::NOT_SERVING, 10));  // the first one is taken
   server->Signal(SIGTERM);
@@ -464,21 +469,12 @@ TEST(ServerFailureTest, SigtermStopsTheWorkersWithoutRelaunchingThem) {
 // after the first launch, so the relaunched worker's load blocks for good.
 TEST(ServerFailureTest, SigtermDuringARelaunchDoesNotWaitForTheLoad) {
   const std::string dir = testing::MakeTempDir("model");
-  GeneratedModelSpec spec;
-  spec.hidden_size = 64;
-  spec.intermediate_size = 128;
-  spec.num_hidden_layers = 1;
-  spec.num_attention_heads = 4;
-  spec.num_key_value_heads = 4;
-  spec.vocab_size = 64;
-  ASSERT_TRUE(WriteRandomModel(dir, spec).ok());
+  ASSERT_TRUE(testing::WriteTinyModel(dir));
   auto server = testing::ServerProcess::Start({"--model", dir});
   ASSERT_NE(server, nullptr);
   const std::vector<pid_t> first = server->WorkerPids();
   ASSERT_EQ(first.size(), 1u);
-  // The running worker keeps its mapping of the unlinked file.
-  ASSERT_EQ(unlink((dir + "/model.safetensors").c_str()), 0);
-  ASSERT_EQ(mkfifo((dir + "/model.safetensors").c_str(), 0600), 0);
+  ASSERT_TRUE(testing::BlockWeightsLoad(dir));
   ASSERT_EQ(kill(first[0], SIGKILL), 0);
   bool relaunched = false;
   for (int i = 0; i < 1000 && !relaunched; ++i) {  // 10 s at most
@@ -499,41 +495,15 @@ TEST(ServerFailureTest, SigtermDuringARelaunchDoesNotWaitForTheLoad) {
 // writes, so the start never completes on its own.
 TEST(ServerFailureTest, SigtermWhileStartingExitsAtOnce) {
   const std::string dir = testing::MakeTempDir("model");
-  GeneratedModelSpec spec;
-  spec.hidden_size = 64;
-  spec.intermediate_size = 128;
-  spec.num_hidden_layers = 1;
-  spec.num_attention_heads = 4;
-  spec.num_key_value_heads = 4;
-  spec.vocab_size = 64;
-  ASSERT_TRUE(WriteRandomModel(dir, spec).ok());
-  ASSERT_EQ(unlink((dir + "/model.safetensors").c_str()), 0);
-  ASSERT_EQ(mkfifo((dir + "/model.safetensors").c_str(), 0600), 0);
+  ASSERT_TRUE(testing::WriteTinyModel(dir));
+  ASSERT_TRUE(testing::BlockWeightsLoad(dir));
   absl::StatusOr<std::unique_ptr<ChildProcess>> serve =
       ChildProcess::Spawn({testing::BinDir() + "/dsm", "serve", "--port", "0", "--model", dir});
   ASSERT_TRUE(serve.ok()) << serve.status();
-  // Started: a worker of its own exists (and the server blocked its signals before that).
-  auto has_child = [pid = (*serve)->pid()] {
-    DIR* proc = opendir("/proc");
-    bool found = false;
-    while (dirent* entry = proc ? readdir(proc) : nullptr) {
-      std::ifstream stat(std::string("/proc/") + entry->d_name + "/stat");
-      std::string line;
-      std::getline(stat, line);
-      const size_t close = line.rfind(')');
-      if (close == std::string::npos) continue;
-      std::istringstream rest(line.substr(close + 2));
-      char state;
-      pid_t parent = 0;
-      rest >> state >> parent;
-      found |= parent == pid;
-    }
-    if (proc) closedir(proc);
-    return found;
-  };
+  // Started: it has launched its worker (after blocking its own signals).
   bool started = false;
   for (int i = 0; i < 1000 && !started; ++i) {  // 10 s at most
-    started = has_child();
+    started = !testing::WorkerPidsOf((*serve)->pid()).empty();
     if (!started) std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   ASSERT_TRUE(started) << "dsm serve never launched its worker";

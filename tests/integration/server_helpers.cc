@@ -1,6 +1,8 @@
 #include "tests/integration/server_helpers.h"
 
 #include <dirent.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -28,7 +30,27 @@ const std::string& SlowModel() {
   return *dir;
 }
 
-std::vector<pid_t> ServerProcess::WorkerPids() const {
+bool WriteTinyModel(const std::string& dir) {
+  GeneratedModelSpec spec;
+  spec.hidden_size = 64;
+  spec.intermediate_size = 128;
+  spec.num_hidden_layers = 1;
+  spec.num_attention_heads = 4;
+  spec.num_key_value_heads = 4;
+  spec.vocab_size = 64;
+  absl::Status written = WriteRandomModel(dir, spec);
+  EXPECT_TRUE(written.ok()) << written;
+  return written.ok();
+}
+
+bool BlockWeightsLoad(const std::string& dir) {
+  const std::string weights = dir + "/model.safetensors";
+  const bool blocked = unlink(weights.c_str()) == 0 && mkfifo(weights.c_str(), 0600) == 0;
+  EXPECT_TRUE(blocked) << "cannot replace " << weights << " with a FIFO";
+  return blocked;
+}
+
+std::vector<pid_t> WorkerPidsOf(pid_t parent_pid) {
   std::vector<pid_t> pids;
   DIR* proc = opendir("/proc");
   if (proc == nullptr) return pids;
@@ -45,7 +67,7 @@ std::vector<pid_t> ServerProcess::WorkerPids() const {
     char state;
     pid_t parent;
     rest >> state >> parent;
-    if (parent != process_->pid() || state == 'Z') continue;
+    if (parent != parent_pid || state == 'Z') continue;
     std::ifstream cmdline("/proc/" + std::string(entry->d_name) + "/cmdline");
     std::string command;
     std::getline(cmdline, command, '\0');

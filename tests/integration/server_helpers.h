@@ -19,6 +19,17 @@
 
 namespace dsm::testing {
 
+// Pids of the live dsm-worker children of `parent`.
+std::vector<pid_t> WorkerPidsOf(pid_t parent);
+
+// A tiny random model in `dir`: 1 layer of hidden 64, vocabulary 64, no tokenizer.
+bool WriteTinyModel(const std::string& dir);
+
+// Replaces the weights file of the model in `dir` with a FIFO nobody writes: a worker
+// that loads it from now on blocks in open() for as long as the test likes (a running
+// one keeps its mapping of the unlinked file).
+bool BlockWeightsLoad(const std::string& dir);
+
 class ServerProcess {
  public:
   // Starts `dsm serve <args> --port 0` and waits until it listens and its workers are up.
@@ -100,7 +111,7 @@ class ServerProcess {
   pid_t pid() const { return process_->pid(); }
 
   // Pids of this server's dsm-worker children.
-  std::vector<pid_t> WorkerPids() const;
+  std::vector<pid_t> WorkerPids() const { return WorkerPidsOf(process_->pid()); }
 
  private:
   ServerProcess() = default;
