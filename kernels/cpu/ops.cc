@@ -19,15 +19,6 @@ void AddInPlace(float* x, const float* y, size_t count) {
   for (size_t i = 0; i < count; ++i) x[i] += y[i];
 }
 
-void SiluMul(const float* gate_up, size_t n, size_t width, float* out) {
-  for (size_t t = 0; t < n; ++t) {
-    const float* gate = gate_up + t * 2 * width;
-    const float* up = gate + width;
-    float* dst = out + t * width;
-    for (size_t i = 0; i < width; ++i) dst[i] = gate[i] / (1.0f + std::exp(-gate[i])) * up[i];
-  }
-}
-
 RopeTable::RopeTable(size_t max_positions, size_t head_dim, double theta, double linear_factor)
     : half_(head_dim / 2), cos_(max_positions * half_), sin_(max_positions * half_) {
   for (size_t pos = 0; pos < max_positions; ++pos) {

@@ -28,6 +28,41 @@ TEST(SiluMulTest, GateTimesUp) {
   EXPECT_NEAR(out[1], 2.0 / (1.0 + std::exp(-2.0)) * 4.0, 1e-5);
 }
 
+// Against the libm formula over the whole range (a few ULP: Highway's exp is within 1
+// ULP, then one division and one product), including gates whose exp(-gate) overflows.
+TEST(SiluMulTest, MatchesLibmOverTheRangeTailIncluded) {
+  const size_t width = 37;  // two full 16-lane vectors and a tail of 5
+  std::vector<float> gate_up(2 * width * 3);
+  for (size_t i = 0; i < gate_up.size(); ++i) {
+    gate_up[i] = static_cast<float>(static_cast<double>(i % 101) - 50.0) * 0.37f;
+  }
+  gate_up[0] = -200.0f;  // exp(200) overflows: silu is -0 (libm) or below 1e-36 in magnitude
+  gate_up[1] = 120.0f;
+  std::vector<float> out(width * 3);
+  SiluMul(gate_up.data(), 3, width, out.data());
+  for (size_t t = 0; t < 3; ++t) {
+    for (size_t i = 0; i < width; ++i) {
+      const double g = gate_up[t * 2 * width + i], up = gate_up[t * 2 * width + width + i];
+      const double expected = g / (1.0 + std::exp(-g)) * up;
+      EXPECT_NEAR(out[t * width + i], expected, 4e-7 * std::abs(expected) + 1e-30)
+          << "row " << t << " column " << i << " gate " << g;
+    }
+  }
+}
+
+// A value never depends on where it sits: the tail goes through the same code as the rest.
+TEST(SiluMulTest, SameInputSameBitsAtEveryColumn) {
+  const size_t width = 21;
+  std::vector<float> gate_up(2 * width);
+  for (size_t i = 0; i < width; ++i) {
+    gate_up[i] = -1.2345f;
+    gate_up[width + i] = 0.789f;
+  }
+  std::vector<float> out(width);
+  SiluMul(gate_up.data(), 1, width, out.data());
+  for (size_t i = 1; i < width; ++i) EXPECT_EQ(out[i], out[0]) << "column " << i;
+}
+
 TEST(RopeTest, RotateHalfConvention) {
   const size_t d = 8;
   RopeTable rope(16, d, 10000.0, 1.0);
