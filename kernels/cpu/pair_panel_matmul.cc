@@ -46,19 +46,20 @@ size_t PanelsPerGroup(size_t n) {
 // dot product of token t with that row, one VDPBF16PS per feature pair in order, over
 // `pairs` pairs from `w` and `x` on; `resume` continues the sums already in `out` (a
 // stored and reloaded f32 is the same value, so chunking keeps each chain intact). `x`
-// holds each token's pairs of bf16 activations as 32-bit words, rows `x_stride` apart.
+// holds each token's pairs of bf16 activations as 32-bit words, rows `x_stride` apart;
+// out rows are `out_stride` apart.
 template <size_t kTokens, size_t kPanels>
 DSM_BF16_TARGET void DotTile(const uint32_t* __restrict w, size_t panel_stride,
                              const uint32_t* __restrict x, size_t x_stride, size_t pairs,
-                             size_t prefetch_pairs, bool resume, float* __restrict out) {
+                             size_t prefetch_pairs, bool resume, float* __restrict out,
+                             size_t out_stride) {
   constexpr size_t kVectors = kPanels * kVectorsPerPanel;
   __m512 acc[kTokens][kVectors];
 #pragma GCC unroll 32
   for (size_t t = 0; t < kTokens; ++t) {
 #pragma GCC unroll 32
     for (size_t j = 0; j < kVectors; ++j) {
-      acc[t][j] = resume ? _mm512_loadu_ps(out + t * kPanels * kPairPanelRows + j * kLanes)
-                         : _mm512_setzero_ps();
+      acc[t][j] = resume ? _mm512_loadu_ps(out + t * out_stride + j * kLanes) : _mm512_setzero_ps();
     }
   }
   for (size_t i = 0; i < pairs; ++i) {
@@ -86,13 +87,13 @@ DSM_BF16_TARGET void DotTile(const uint32_t* __restrict w, size_t panel_stride,
   for (size_t t = 0; t < kTokens; ++t) {
 #pragma GCC unroll 32
     for (size_t j = 0; j < kVectors; ++j) {
-      _mm512_storeu_ps(out + t * kPanels * kPairPanelRows + j * kLanes, acc[t][j]);
+      _mm512_storeu_ps(out + t * out_stride + j * kLanes, acc[t][j]);
     }
   }
 }
 
 using TileFn = void (*)(const uint32_t*, size_t, const uint32_t*, size_t, size_t, size_t, bool,
-                        float*);
+                        float*, size_t);
 
 template <size_t kPanels, size_t... kTokens>
 constexpr TileFn PickTile(size_t tokens, std::index_sequence<kTokens...>) {
@@ -105,23 +106,23 @@ constexpr TileFn PickTile(size_t tokens, std::index_sequence<kTokens...>) {
 template <size_t kPanels>
 DSM_BF16_TARGET void DotGroup(const uint32_t* x, size_t x_stride, size_t n, const uint32_t* w,
                               size_t pairs, size_t m, size_t first_panel, float* y) {
-  constexpr size_t kChunkPairs = 128;                       // 16 KiB of one panel's weights
-  constexpr size_t kTileFloats = kPanels * kPairPanelRows;  // one token's outputs
+  constexpr size_t kChunkPairs = 128;  // 16 KiB of one panel's weights
   const size_t panel_stride = pairs * kPairPanelRows;
   static_assert(TileTokens(kPanels) * kPanels <= kMaxTileTokens);
-  float* sums = GroupSums(n, kTileFloats);
+  const GroupOutput out = GroupOutputFor(n, kPanels, kPairPanelRows, first_panel, m, y);
   const uint32_t* panels = w + first_panel * panel_stride;
-  ForEachChunkedTile(n, pairs, TileTokens(kPanels), kChunkPairs,
-                     [&](size_t t0, size_t tokens, size_t tile_index, size_t i0, size_t count) {
-                       const TileFn tile = PickTile<kPanels>(
-                           tokens, std::make_index_sequence<TileTokens(kPanels)>());
-                       // The first tile streams the chunk from DRAM (1 KiB ahead, the exact
-                       // GEMM's distance); the others find it in L1 and prefetch the next.
-                       const size_t prefetch = tile_index == 0 ? 8 : kChunkPairs;
-                       tile(panels + i0 * kPairPanelRows, panel_stride, x + t0 * x_stride + i0,
-                            x_stride, count, prefetch, i0 > 0, sums + t0 * kTileFloats);
-                     });
-  StoreGroupSums(sums, n, kPanels, kPairPanelRows, first_panel, m, y);
+  ForEachChunkedTile(
+      n, pairs, TileTokens(kPanels), kChunkPairs,
+      [&](size_t t0, size_t tokens, size_t tile_index, size_t i0, size_t count) {
+        const TileFn tile =
+            PickTile<kPanels>(tokens, std::make_index_sequence<TileTokens(kPanels)>());
+        // The first tile streams the chunk from DRAM (1 KiB ahead, the exact
+        // GEMM's distance); the others find it in L1 and prefetch the next.
+        const size_t prefetch = tile_index == 0 ? 8 : kChunkPairs;
+        tile(panels + i0 * kPairPanelRows, panel_stride, x + t0 * x_stride + i0, x_stride, count,
+             prefetch, i0 > 0, out.base + t0 * out.stride, out.stride);
+      });
+  if (out.scratch) StoreGroupSums(out.base, n, kPanels, kPairPanelRows, first_panel, m, y);
 }
 
 DSM_BF16_TARGET void DotGroups(const uint32_t* x, size_t x_stride, size_t n, const uint32_t* w,

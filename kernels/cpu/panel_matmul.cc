@@ -71,20 +71,21 @@ struct F16Panel {
 
 // kTokens tokens x kPanels consecutive panels: out[t][p * kPanelRows + row] = the dot
 // product of token t with that row, accumulated by one FMA per input feature in order,
-// over `count` features from `w` and `x` on (x rows `x_stride` apart); `resume`
+// over `count` features from `w` and `x` on (x rows `x_stride` apart, out rows
+// `out_stride` apart); `resume`
 // continues the sums already in `out` (a stored and reloaded f32 is the same value, so
 // chunking keeps each chain intact). Prefetches `prefetch` features ahead.
 template <class Panel, size_t kTokens, size_t kPanels>
 HWY_NOINLINE void Tile(const typename Panel::T* HWY_RESTRICT w, size_t panel_stride,
                        const float* HWY_RESTRICT x, size_t x_stride, size_t count, size_t prefetch,
-                       bool resume, float* HWY_RESTRICT out) {
+                       bool resume, float* HWY_RESTRICT out, size_t out_stride) {
   const DF df;
   constexpr size_t kVectors = kPanels * kVectorsPerPanel;
   VF acc[kTokens][kVectors];
   HWY_UNROLL(32) for (size_t t = 0; t < kTokens; ++t) {
     HWY_UNROLL(32) for (size_t j = 0; j < kVectors; ++j) {
       const size_t p = j / kVectorsPerPanel;
-      acc[t][j] = resume ? hn::LoadU(df, out + (t * kPanels + p) * kPanelRows +
+      acc[t][j] = resume ? hn::LoadU(df, out + t * out_stride + p * kPanelRows +
                                              Panel::FirstRow(j % kVectorsPerPanel))
                          : hn::Zero(df);
     }
@@ -106,14 +107,14 @@ HWY_NOINLINE void Tile(const typename Panel::T* HWY_RESTRICT w, size_t panel_str
     HWY_UNROLL(32) for (size_t j = 0; j < kVectors; ++j) {
       const size_t p = j / kVectorsPerPanel;
       hn::StoreU(acc[t][j], df,
-                 out + (t * kPanels + p) * kPanelRows + Panel::FirstRow(j % kVectorsPerPanel));
+                 out + t * out_stride + p * kPanelRows + Panel::FirstRow(j % kVectorsPerPanel));
     }
   }
 }
 
 template <class Panel>
 using TileFn = void (*)(const typename Panel::T*, size_t, const float*, size_t, size_t, size_t,
-                        bool, float*);
+                        bool, float*, size_t);
 
 // Tiles of up to kMaxTileTokens tokens over one panel, and of 1-4 tokens over 2 or 4
 // panels (more independent FMA chains when there are few tokens, as in decode).
@@ -140,7 +141,7 @@ void PanelGroup(const float* x, size_t n, const typename Panel::T* w, size_t k, 
   constexpr size_t kChunk = 16384 / (kTileFloats * sizeof(typename Panel::T));
   const size_t panel_stride = k * kPanelRows;
   static_assert(TileTokens(kPanels) * kPanels <= kMaxTileTokens);
-  float* sums = GroupSums(n, kTileFloats);
+  const GroupOutput out = GroupOutputFor(n, kPanels, kPanelRows, first_panel, m, y);
   const typename Panel::T* panels = w + first_panel * panel_stride;
   ForEachChunkedTile(n, k, TileTokens(kPanels), kChunk,
                      [&](size_t t0, size_t tokens, size_t tile_index, size_t i0, size_t count) {
@@ -150,9 +151,9 @@ void PanelGroup(const float* x, size_t n, const typename Panel::T* w, size_t k, 
                        // the others find the chunk in L1 and prefetch the next.
                        const size_t prefetch = tile_index == 0 ? 16 : kChunk;
                        tile(panels + i0 * kPanelRows, panel_stride, x + t0 * k + i0, k, count,
-                            prefetch, i0 > 0, sums + t0 * kTileFloats);
+                            prefetch, i0 > 0, out.base + t0 * out.stride, out.stride);
                      });
-  StoreGroupSums(sums, n, kPanels, kPanelRows, first_panel, m, y);
+  if (out.scratch) StoreGroupSums(out.base, n, kPanels, kPanelRows, first_panel, m, y);
 }
 
 // Groups [group_begin, group_end) of panels_per_group panels each (the last may be short).

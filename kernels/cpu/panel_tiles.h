@@ -38,6 +38,23 @@ inline float* GroupSums(size_t n, size_t floats_per_token) {
   return sums.data();
 }
 
+// Where a group's tiles write token t's outputs: base + t * stride. Straight into y [n, m]
+// when every row of the group is a real one; into the thread's scratch when the group
+// holds the last panel's padding rows (StoreGroupSums then copies the real ones).
+struct GroupOutput {
+  float* base;
+  size_t stride;
+  bool scratch;
+};
+
+inline GroupOutput GroupOutputFor(size_t n, size_t panels, size_t panel_rows, size_t first_panel,
+                                  size_t m, float* y) {
+  if ((first_panel + panels) * panel_rows <= m) {
+    return {y + first_panel * panel_rows, m, false};
+  }
+  return {GroupSums(n, panels * panel_rows), panels * panel_rows, true};
+}
+
 // Copies the group's sums (panels [first_panel, first_panel + panels) of panel_rows rows
 // each) into y [n, m], leaving out the last panel's padding rows.
 inline void StoreGroupSums(const float* sums, size_t n, size_t panels, size_t panel_rows,

@@ -115,7 +115,10 @@ std::vector<Case> Shapes() {
                              // remainder over 1, and matrices whose last panel or group is partial.
                              Case{DType::kBF16, 2, 260, 96}, Case{DType::kBF16, 3, 100, 64},
                              Case{DType::kBF16, 29, 70, 33}, Case{DType::kF32, 13, 97, 40},
-                             Case{DType::kF16, 16, 64, 48}, Case{DType::kF32, 2, 129, 24}};
+                             Case{DType::kF16, 16, 64, 48}, Case{DType::kF32, 2, 129, 24},
+                             // Two tiles resuming their sums over several chunks of k, written
+                             // straight into y except for the padded last panel.
+                             Case{DType::kBF16, 16, 97, 1001}};
   const size_t row_major = cases.size();
   for (size_t i = 0; i < row_major; ++i) {
     cases.push_back(cases[i]);
@@ -135,8 +138,7 @@ INSTANTIATE_TEST_SUITE_P(Shapes, MatMulTest, ::testing::ValuesIn(Shapes()), Case
 
 // The panel kernel runs each output as one FMA chain in input order: a float64-free
 // sequential reference with fmaf gives the same bits.
-TEST(PanelMatMulTest, EqualsASequentialFmaChain) {
-  const Case c{DType::kBF16, 7, 45, 77, WeightLayout::kPanels};
+void ExpectSequentialFmaChains(const Case& c) {
   const std::vector<float> x = Random(c.n * c.k, 5);
   const std::vector<uint8_t> w = Encode(Random(c.m * c.k, 6), c.dtype);
   const TestMatrix matrix = Prepare(w, c);
@@ -150,6 +152,16 @@ TEST(PanelMatMulTest, EqualsASequentialFmaChain) {
         acc = std::fma(x[t * c.k + i], LoadAsFloat(w.data(), c.dtype, r * c.k + i), acc);
       ASSERT_EQ(acc, y[t * c.m + r]) << "token " << t << " row " << r;
     }
+  }
+}
+
+// Also with two tiles resuming over several chunks of k (their sums kept in y between
+// chunks) and a padded last panel.
+TEST(PanelMatMulTest, EqualsASequentialFmaChain) {
+  for (const Case& c : {Case{DType::kBF16, 7, 45, 77, WeightLayout::kPanels},
+                        Case{DType::kBF16, 16, 97, 1001, WeightLayout::kPanels}}) {
+    SCOPED_TRACE(CaseName(::testing::TestParamInfo<Case>(c, 0)));
+    ExpectSequentialFmaChains(c);
   }
 }
 
