@@ -189,7 +189,15 @@ int Main() {
   RunnerOptions options;
   options.model_dir = *dir;
   options.executor.threads = threads;
-  options.executor.kv_cache_bytes = int64_t{4} << 30;
+  // A KV pool of just the blocks the run uses.
+  absl::StatusOr<ModelConfig> config = LoadModelConfig(*dir);
+  if (!config.ok()) return Fail(config.status());
+  const int64_t block = options.executor.kv_block_size;
+  const int64_t blocks_per_seq = (prompt + steps + 3 + block - 1) / block;
+  const int64_t kv_element_bytes = absl::GetFlag(FLAGS_kv_cache_dtype) == "bf16" ? 2 : 4;
+  options.executor.kv_cache_bytes = max_batch * blocks_per_seq * block * 2 *
+                                    config->num_hidden_layers * config->kv_size() *
+                                    kv_element_bytes;
   options.executor.kv_cache_dtype = absl::GetFlag(FLAGS_kv_cache_dtype);
   options.executor.activation_dtype = absl::GetFlag(FLAGS_activation_dtype);
   const auto load_start = std::chrono::steady_clock::now();
@@ -198,8 +206,6 @@ int Main() {
   if (!runner.ok()) return Fail(runner.status());
   const double load_s = Seconds(load_start);
   const v1::WorkerInfo info = (*runner)->Info();
-  absl::StatusOr<ModelConfig> config = LoadModelConfig(*dir);
-  if (!config.ok()) return Fail(config.status());
   // Per token every layer weight is used once (2 FLOP per weight); a decode step reads
   // all layer weights and the lm_head, not the embedding (one row per token).
   const double hidden = config->hidden_size;

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include "common/huge_pages.h"
+
 namespace dsm {
 namespace {
 
@@ -23,7 +25,13 @@ KvCache::KvCache(size_t num_layers, size_t num_blocks, size_t block_size, size_t
       keys_(hwy::AllocateAligned<uint8_t>(
           std::max<size_t>(1, num_layers * layer_elements_ * element_bytes_))),
       values_(hwy::AllocateAligned<uint8_t>(
-          std::max<size_t>(1, num_layers * layer_elements_ * element_bytes_))) {}
+          std::max<size_t>(1, num_layers * layer_elements_ * element_bytes_))) {
+  // Blocks are touched as sequences first reach them (pre-touching a 1 GiB pool costs
+  // 2-5 s of start-up on a VM); in huge pages that is 512 times fewer faults.
+  const size_t bytes = num_layers * layer_elements_ * element_bytes_;
+  if (keys_ != nullptr) AdviseHugePages(keys_.get(), bytes);
+  if (values_ != nullptr) AdviseHugePages(values_.get(), bytes);
+}
 
 size_t KvCache::BlockBytes(size_t num_layers, size_t block_size, size_t kv_heads, size_t head_dim,
                            DType dtype) {

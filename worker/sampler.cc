@@ -17,8 +17,12 @@ uint64_t SplitMix64(uint64_t x) {
   return x ^ (x >> 31);
 }
 
-int32_t Argmax(const std::vector<float>& values) {
-  return static_cast<int32_t>(std::max_element(values.begin(), values.end()) - values.begin());
+int32_t Argmax(std::span<const float> values) {
+  return static_cast<int32_t>(FirstMaxIndex(values.data(), values.size()));
+}
+
+float LogprobOf(std::span<const float> logits, int32_t id, double log_z) {
+  return static_cast<float>(logits[id] - log_z);
 }
 
 // The last id with a positive probability (a rounding fallback for the id-order walk).
@@ -224,6 +228,13 @@ double UniformFromCounter(uint64_t seed, uint64_t index) {
   return static_cast<double>(bits >> 11) * 0x1.0p-53;
 }
 
+SampleResult GreedyPick(std::span<const float> logits) {
+  SampleResult result;
+  result.token_id = Argmax(logits);
+  result.logprob = LogprobOf(logits, result.token_id, LogSumExp(logits.data(), logits.size()));
+  return result;
+}
+
 SampleResult Sample(std::span<const float> logits, const SamplingParams& params,
                     std::span<const int32_t> prompt_tokens, std::span<const int32_t> output_tokens,
                     uint64_t draw_index) {
@@ -257,7 +268,7 @@ SampleResult Sample(std::span<const float> logits, const SamplingParams& params,
   }
 
   const double log_z = LogSumExp(logits.data(), vocab);
-  result.logprob = static_cast<float>(logits[result.token_id] - log_z);
+  result.logprob = LogprobOf(logits, result.token_id, log_z);
   if (params.logprobs > 0) {
     const size_t n = std::min<size_t>(params.logprobs, vocab);
     std::vector<int32_t> top(vocab);

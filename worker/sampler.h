@@ -26,6 +26,10 @@ SampleResult Sample(std::span<const float> logits, const SamplingParams& params,
                     std::span<const int32_t> prompt_tokens, std::span<const int32_t> output_tokens,
                     uint64_t draw_index);
 
+// Sample()'s token and logprob for plain greedy parameters (temperature 0, no penalties,
+// no top logprobs), bit for bit: the first maximum, and its log-softmax.
+SampleResult GreedyPick(std::span<const float> logits);
+
 // Whether SampleFromSummary can serve these parameters at all (penalties need the full
 // row).
 bool SummaryCanSample(const SamplingParams& params);

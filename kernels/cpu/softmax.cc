@@ -31,6 +31,23 @@ float MaxOfImpl(const float* in, size_t n) {
   return best;
 }
 
+size_t FirstMaxIndexImpl(const float* in, size_t n) {
+  const hn::ScalableTag<float> df;
+  const size_t lanes = hn::Lanes(df);
+  const float best = MaxOfImpl(in, n);
+  const auto best_v = hn::Set(df, best);
+  size_t i = 0;
+  for (; i + lanes <= n; i += lanes) {
+    const intptr_t lane = hn::FindFirstTrue(df, hn::Eq(hn::LoadU(df, in + i), best_v));
+    if (lane >= 0) return i + static_cast<size_t>(lane);
+  }
+  for (; i < n; ++i) {
+    if (in[i] == best) return i;
+  }
+  // Nothing equals the maximum only when NaNs are about: std::max_element decides.
+  return static_cast<size_t>(std::max_element(in, in + n) - in);
+}
+
 double ExpShiftedSumImpl(const float* in, size_t n, float shift, float scale, float* out) {
   const hn::ScalableTag<float> df;
   const size_t lanes = hn::Lanes(df);
@@ -63,9 +80,14 @@ HWY_AFTER_NAMESPACE();
 namespace dsm {
 
 HWY_EXPORT(MaxOfImpl);
+HWY_EXPORT(FirstMaxIndexImpl);
 HWY_EXPORT(ExpShiftedSumImpl);
 
 float MaxOf(const float* in, size_t n) { return HWY_DYNAMIC_DISPATCH(MaxOfImpl)(in, n); }
+
+size_t FirstMaxIndex(const float* in, size_t n) {
+  return HWY_DYNAMIC_DISPATCH(FirstMaxIndexImpl)(in, n);
+}
 
 double ExpShiftedSum(const float* in, size_t n, float shift, float scale, float* out) {
   return HWY_DYNAMIC_DISPATCH(ExpShiftedSumImpl)(in, n, shift, scale, out);

@@ -124,6 +124,40 @@ TEST_F(LlamaModelGoldenTest, BadStepsFailAloneWithClearErrors) {
   EXPECT_EQ(r->tokens(0).token_id(), golden_[0].greedy[0]);
 }
 
+// Plain greedy rows are picked by the executor (in parallel over rows); rows that return
+// their logits go through Sample(). The same prompt both ways, in one batch, beside a
+// third sequence, gives the same token and the same logprob bits.
+TEST_F(LlamaModelGoldenTest, GreedyRowsPickedByTheExecutorEqualTheSampler) {
+  v1::StepRequest request;
+  auto add = [&](uint64_t id, const std::vector<int32_t>& prompt, int32_t first_block,
+                 bool return_logits) {
+    v1::SequenceStep* s = request.add_sequences();
+    s->set_seq_id(id);
+    s->mutable_token_ids()->Assign(prompt.begin(), prompt.end());
+    for (int32_t b = 0; b < 8; ++b) s->add_block_table(first_block + b);
+    s->set_sample(true);
+    s->set_return_logits(return_logits);
+    s->mutable_sampling()->set_top_p(1.0f);
+    s->mutable_sampling()->set_repetition_penalty(1.0f);
+    s->set_prompt_length(static_cast<int32_t>(prompt.size()));
+  };
+  add(10, golden_[0].prompt, 0, false);
+  add(11, golden_[1].prompt, 8, false);
+  add(12, golden_[0].prompt, 16, true);
+  absl::StatusOr<v1::StepResponse> response = runner_->Step(request);
+  ASSERT_TRUE(response.ok()) << response.status();
+  ASSERT_EQ(response->tokens_size(), 3);
+  const v1::SampledToken& picked = response->tokens(0);
+  const v1::SampledToken& sampled = response->tokens(2);
+  EXPECT_EQ(picked.token_id(), golden_[0].greedy[0]);
+  EXPECT_EQ(response->tokens(1).token_id(), golden_[1].greedy[0]);
+  EXPECT_EQ(picked.token_id(), sampled.token_id());
+  EXPECT_EQ(picked.logprob(), sampled.logprob());
+  EXPECT_LT(picked.logprob(), 0.0f);
+  EXPECT_EQ(picked.logits_size(), 0);
+  EXPECT_EQ(sampled.logits_size(), 512);
+}
+
 // tiny-deepseek (DeepSeek-Math's configuration, bf16 weights) against its float64
 // golden: the CPU backend's fp32 activations land within the README's 1e-4 and give the
 // greedy tokens exactly, each case alone and all six in one batch.

@@ -25,6 +25,23 @@ TEST(SamplerTest, GreedyTakesArgmax) {
   EXPECT_EQ(Draw(p, 0).token_id, 1);
 }
 
+// GreedyPick is Sample()'s greedy arithmetic: the same token (the first of tied maxima)
+// and the same logprob bits.
+TEST(SamplerTest, GreedyPickIsSampleAtTemperatureZeroBitForBit) {
+  std::mt19937 rng(7);
+  std::normal_distribution<float> normal(0.0f, 3.0f);
+  std::vector<float> logits(102400);
+  for (float& v : logits) v = normal(rng);
+  logits[777] = logits[91234] = 40.0f;  // a tie: the lower id wins
+  SamplingParams greedy;
+  greedy.temperature = 0.0f;
+  const SampleResult expected = Sample(logits, greedy, {}, {}, 0);
+  const SampleResult picked = GreedyPick(logits);
+  EXPECT_EQ(picked.token_id, 777);
+  EXPECT_EQ(picked.token_id, expected.token_id);
+  EXPECT_EQ(picked.logprob, expected.logprob);
+}
+
 TEST(SamplerTest, SameSeedSameTokensDifferentSeedDifferentTokens) {
   SamplingParams p;
   p.temperature = 1.5f;

@@ -8,6 +8,7 @@
 #include "kernels/cpu/matmul.h"             // MatMulTargetName
 #include "kernels/cpu/pair_panel_matmul.h"  // HasBf16DotProducts
 #include "worker/model/llama_weights.h"
+#include "worker/sampler.h"
 
 namespace dsm {
 
@@ -75,6 +76,7 @@ absl::StatusOr<std::unique_ptr<CpuExecutor>> CpuExecutor::Create(const ExecutorO
                                                      " blocks needs ", num_blocks * block_bytes,
                                                      " bytes (--kv-cache-mib)"));
   }
+  executor->rank0_ = shard.rank == 0;
   executor->model_ = std::make_unique<LlamaModel>(
       config, shard, *std::move(weights), executor->kv_cache_.get(), comm, executor->pool_.get());
   return executor;
@@ -85,7 +87,35 @@ absl::StatusOr<StepOutput> CpuExecutor::Forward(std::span<const SequenceInput> b
   if (!logits.ok()) return logits.status();
   StepOutput output;
   output.logits = *std::move(logits);
+  PickGreedyRows(batch, output);
   return output;
+}
+
+// Greedy rows are picked here, in parallel over rows on the pool, rather than one after
+// another on the step runner's thread after a copy of each 400 KB row (5% of a
+// 16-sequence decode step). GreedyPick is Sample()'s greedy arithmetic, so the tokens and
+// logprobs are the same bits.
+void CpuExecutor::PickGreedyRows(std::span<const SequenceInput> batch, StepOutput& output) {
+  const size_t vocab = model_->config().vocab_size;
+  std::vector<size_t> greedy_rows;
+  size_t row = 0;
+  for (const SequenceInput& seq : batch) {
+    if (!seq.want_logits) continue;
+    if (seq.greedy_only) greedy_rows.push_back(row);
+    ++row;
+  }
+  if (!rank0_ || greedy_rows.empty() || output.logits.size() < row * vocab) return;
+  output.greedy_ids.assign(row, -1);
+  output.greedy_logprobs.assign(row, 0.0f);
+  pool_->ParallelFor(greedy_rows.size(), 1, [&](size_t begin, size_t end) {
+    for (size_t i = begin; i < end; ++i) {
+      const size_t r = greedy_rows[i];
+      const SampleResult pick =
+          GreedyPick(std::span<const float>(output.logits.data() + r * vocab, vocab));
+      output.greedy_ids[r] = pick.token_id;
+      output.greedy_logprobs[r] = pick.logprob;
+    }
+  });
 }
 
 ExecutorInfo CpuExecutor::Info() const {

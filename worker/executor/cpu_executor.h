@@ -23,7 +23,8 @@ class CpuExecutor : public ModelExecutor {
                                                              const Checkpoint& checkpoint,
                                                              Communicator* comm);
 
-  // Always full logits (sampling on the host keeps the CPU path exact).
+  // Always full logits (sampling on the host keeps the CPU path exact); on rank 0 also
+  // the greedy_only rows' tokens.
   absl::StatusOr<StepOutput> Forward(std::span<const SequenceInput> batch) override;
   ExecutorInfo Info() const override;
   const ModelConfig& config() const override { return model_->config(); }
@@ -31,7 +32,10 @@ class CpuExecutor : public ModelExecutor {
  private:
   CpuExecutor() = default;
 
+  void PickGreedyRows(std::span<const SequenceInput> batch, StepOutput& output);
+
   std::string device_;  // SIMD target, and the bf16 dot-product mode when it is on
+  bool rank0_ = false;  // the rank that samples
   std::unique_ptr<ThreadPool> pool_;
   std::unique_ptr<KvCache> kv_cache_;
   std::unique_ptr<LlamaModel> model_;
