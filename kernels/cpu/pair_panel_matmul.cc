@@ -116,9 +116,11 @@ DSM_BF16_TARGET void DotGroup(const uint32_t* x, size_t x_stride, size_t n, cons
       [&](size_t t0, size_t tokens, size_t tile_index, size_t i0, size_t count) {
         const TileFn tile =
             PickTile<kPanels>(tokens, std::make_index_sequence<TileTokens(kPanels)>());
-        // The first tile streams the chunk from DRAM (1 KiB ahead, the exact
-        // GEMM's distance); the others find it in L1 and prefetch the next.
-        const size_t prefetch = tile_index == 0 ? 8 : kChunkPairs;
+        // As in the exact GEMM: later tiles find the chunk in L1 and prefetch the
+        // next; the first prefetches half a chunk ahead (1 KiB on the very first
+        // chunk), spreading the next chunk's DRAM reads over both tiles of a
+        // 16-token step.
+        const size_t prefetch = tile_index > 0 ? kChunkPairs : (i0 == 0 ? 8 : kChunkPairs / 2);
         tile(panels + i0 * kPairPanelRows, panel_stride, x + t0 * x_stride + i0, x_stride, count,
              prefetch, i0 > 0, out.base + t0 * out.stride, out.stride);
       });
