@@ -158,6 +158,50 @@ TEST_F(LlamaModelGoldenTest, GreedyRowsPickedByTheExecutorEqualTheSampler) {
   EXPECT_EQ(sampled.logits_size(), 512);
 }
 
+// Rows sampled from their full logits run on the executor's threads together; each gives
+// what it gives alone (seeded draws, penalties, top logprobs), and in batch order.
+TEST_F(LlamaModelGoldenTest, RowsSampledTogetherEqualEachSampledAlone) {
+  auto add = [&](v1::StepRequest& request, uint64_t id, size_t c, int32_t first_block) {
+    v1::SequenceStep* s = request.add_sequences();
+    s->set_seq_id(id);
+    s->mutable_token_ids()->Assign(golden_[c].prompt.begin(), golden_[c].prompt.end());
+    for (int32_t b = 0; b < 8; ++b) s->add_block_table(first_block + b);
+    s->set_sample(true);
+    v1::SamplingParams* p = s->mutable_sampling();
+    p->set_temperature(1.0f + 0.25f * static_cast<float>(c));
+    p->set_top_p(c == 1 ? 0.9f : 1.0f);
+    p->set_repetition_penalty(c == 2 ? 1.3f : 1.0f);
+    p->set_seed(100 + c);
+    p->set_logprobs(2);
+    s->set_prompt_length(static_cast<int32_t>(golden_[c].prompt.size()));
+  };
+  v1::StepRequest together;
+  for (size_t c = 0; c < 3; ++c) add(together, 20 + c, c, static_cast<int32_t>(c * 8));
+  absl::StatusOr<v1::StepResponse> batch = runner_->Step(together);
+  ASSERT_TRUE(batch.ok()) << batch.status();
+  ASSERT_EQ(batch->tokens_size(), 3);
+  for (size_t c = 0; c < 3; ++c) {
+    v1::StepRequest alone;
+    add(alone, 30 + c, c, 24);
+    absl::StatusOr<v1::StepResponse> single = runner_->Step(alone);
+    ASSERT_TRUE(single.ok()) << single.status();
+    const v1::SampledToken& a = single->tokens(0);
+    const v1::SampledToken& b = batch->tokens(static_cast<int>(c));
+    EXPECT_EQ(b.seq_id(), 20 + c);
+    EXPECT_EQ(a.token_id(), b.token_id()) << "case " << c;
+    EXPECT_EQ(a.logprob(), b.logprob()) << "case " << c;
+    ASSERT_EQ(a.top_logprobs_size(), 2);
+    ASSERT_EQ(b.top_logprobs_size(), 2);
+    for (int k = 0; k < 2; ++k) {
+      EXPECT_EQ(a.top_logprobs(k).token_id(), b.top_logprobs(k).token_id());
+      EXPECT_EQ(a.top_logprobs(k).logprob(), b.top_logprobs(k).logprob());
+    }
+    v1::StepRequest free_it;
+    free_it.add_free_seq_ids(30 + c);
+    ASSERT_TRUE(runner_->Step(free_it).ok());
+  }
+}
+
 // tiny-deepseek (DeepSeek-Math's configuration, bf16 weights) against its float64
 // golden: the CPU backend's fp32 activations land within the README's 1e-4 and give the
 // greedy tokens exactly, each case alone and all six in one batch.

@@ -118,6 +118,12 @@ void CpuExecutor::PickGreedyRows(std::span<const SequenceInput> batch, StepOutpu
   });
 }
 
+void CpuExecutor::ForEachRow(size_t rows, const std::function<void(size_t)>& fn) {
+  pool_->ParallelFor(rows, 1, [&](size_t begin, size_t end) {
+    for (size_t r = begin; r < end; ++r) fn(r);
+  });
+}
+
 ExecutorInfo CpuExecutor::Info() const {
   ExecutorInfo info;
   info.backend = "cpu";

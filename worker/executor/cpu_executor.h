@@ -26,6 +26,7 @@ class CpuExecutor : public ModelExecutor {
   // Always full logits (sampling on the host keeps the CPU path exact); on rank 0 also
   // the greedy_only rows' tokens.
   absl::StatusOr<StepOutput> Forward(std::span<const SequenceInput> batch) override;
+  void ForEachRow(size_t rows, const std::function<void(size_t)>& fn) override;
   ExecutorInfo Info() const override;
   const ModelConfig& config() const override { return model_->config(); }
 

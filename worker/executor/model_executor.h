@@ -6,6 +6,7 @@
 // its own kernels and a KV pool in device memory.
 
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <string>
 #include <vector>
@@ -80,6 +81,12 @@ class ModelExecutor {
   virtual absl::StatusOr<std::vector<float>> LastStepLogits(size_t row) {
     (void)row;
     return absl::UnimplementedError("this executor returns full logits rows");
+  }
+
+  // Calls fn(row) for rows [0, rows), in parallel where the executor has host threads
+  // (the CPU pool, idle between forward passes); fn must be safe to run concurrently.
+  virtual void ForEachRow(size_t rows, const std::function<void(size_t)>& fn) {
+    for (size_t r = 0; r < rows; ++r) fn(r);
   }
 
   virtual ExecutorInfo Info() const = 0;
