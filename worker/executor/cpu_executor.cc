@@ -107,14 +107,12 @@ void CpuExecutor::PickGreedyRows(std::span<const SequenceInput> batch, StepOutpu
   if (!rank0_ || greedy_rows.empty() || output.logits.size() < row * vocab) return;
   output.greedy_ids.assign(row, -1);
   output.greedy_logprobs.assign(row, 0.0f);
-  pool_->ParallelFor(greedy_rows.size(), 1, [&](size_t begin, size_t end) {
-    for (size_t i = begin; i < end; ++i) {
-      const size_t r = greedy_rows[i];
-      const SampleResult pick =
-          GreedyPick(std::span<const float>(output.logits.data() + r * vocab, vocab));
-      output.greedy_ids[r] = pick.token_id;
-      output.greedy_logprobs[r] = pick.logprob;
-    }
+  ForEachRow(greedy_rows.size(), [&](size_t i) {
+    const size_t r = greedy_rows[i];
+    const SampleResult pick =
+        GreedyPick(std::span<const float>(output.logits.data() + r * vocab, vocab));
+    output.greedy_ids[r] = pick.token_id;
+    output.greedy_logprobs[r] = pick.logprob;
   });
 }
 
