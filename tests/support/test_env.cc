@@ -8,6 +8,8 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <system_error>
+#include <vector>
 
 namespace dsm::testing {
 
@@ -29,6 +31,35 @@ std::string BinDir() {
   return DSM_BIN_DIR;
 }
 
+namespace {
+
+// Paths of this process's suite-wide fixtures, removed when the process exits: ctest runs
+// every test case as its own process, and a model left behind by each of them filled the
+// disk of a CI machine (tens of GB of /tmp). Only the process that made a path removes it.
+class RemovedAtExit {
+ public:
+  void Add(const std::filesystem::path& path) {
+    if (owner_ == 0) owner_ = getpid();
+    paths_.push_back(path);
+  }
+  ~RemovedAtExit() {
+    if (getpid() != owner_) return;
+    std::error_code ignored;
+    for (const auto& path : paths_) std::filesystem::remove_all(path, ignored);
+  }
+
+ private:
+  pid_t owner_ = 0;
+  std::vector<std::filesystem::path> paths_;
+};
+
+void RemoveAtExit(const std::filesystem::path& path) {
+  static RemovedAtExit registry;
+  registry.Add(path);
+}
+
+}  // namespace
+
 std::string MakeTempDir(const std::string& name) {
   const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
   std::filesystem::path dir = std::filesystem::path(::testing::TempDir()) / "dsm_tests" /
@@ -37,13 +68,17 @@ std::string MakeTempDir(const std::string& name) {
                               name;
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
+  // A test's own directory is kept for a look after a failure (the next run of that test
+  // replaces it); one named after this process would pile up run after run.
+  if (info == nullptr) RemoveAtExit(dir.parent_path());
   return dir.string();
 }
 
 std::string ProcessTempPath(const std::string& name) {
-  return (std::filesystem::path(::testing::TempDir()) /
-          ("dsm_" + name + "_" + std::to_string(getpid())))
-      .string();
+  const std::filesystem::path path = std::filesystem::path(::testing::TempDir()) /
+                                     ("dsm_" + name + "_" + std::to_string(getpid()));
+  RemoveAtExit(path);
+  return path.string();
 }
 
 namespace {

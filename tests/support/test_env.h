@@ -33,11 +33,13 @@ std::string BinDir();
 
 // A fresh directory under the test's temp dir, named after the running test; outside a
 // test (SetUpTestSuite) after this process, since ctest runs a suite's cases as
-// concurrent processes that must not rewrite each other's fixtures.
+// concurrent processes that must not rewrite each other's fixtures; that one is removed
+// when the process exits.
 std::string MakeTempDir(const std::string& name);
 
 // A path under the temp dir unique to this process: ctest runs test cases of one suite
-// as concurrent processes, so suite-wide fixtures must not share files.
+// as concurrent processes, so suite-wide fixtures must not share files. Whatever is at
+// the path is removed when this process exits (not when a child forked from it does).
 std::string ProcessTempPath(const std::string& name);
 
 struct CommandResult {

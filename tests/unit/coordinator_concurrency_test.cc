@@ -13,6 +13,7 @@
 #include <fstream>
 #include <memory>
 #include <string>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -42,6 +43,7 @@ std::string ConfigOnlyModelDir(int vocab_size) {
 
 struct Fixture {
   std::shared_ptr<InProcessGroupControl> control = std::make_shared<InProcessGroupControl>();
+  std::string model_dir;
   std::unique_ptr<Coordinator> coordinator;
 
   // `blocks` small enough that running sequences preempt each other.
@@ -49,7 +51,8 @@ struct Fixture {
     control->num_blocks = blocks;
     control->step_sleep_us = 50;
     CoordinatorOptions options;
-    options.model_dir = ConfigOnlyModelDir(control->vocab_size);
+    model_dir = ConfigOnlyModelDir(control->vocab_size);
+    options.model_dir = model_dir;
     options.replicas = replicas;
     options.max_running = max_running;
     options.max_queued_requests = 1000;
@@ -59,6 +62,11 @@ struct Fixture {
     absl::StatusOr<std::unique_ptr<Coordinator>> c = Coordinator::Start(options);
     EXPECT_TRUE(c.ok()) << c.status();
     if (c.ok()) coordinator = *std::move(c);
+  }
+  ~Fixture() {
+    coordinator.reset();
+    std::error_code ignored;
+    std::filesystem::remove_all(model_dir, ignored);
   }
 
   // Waits (bounded) until every group is healthy and idle with all blocks free.
