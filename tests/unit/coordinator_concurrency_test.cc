@@ -11,6 +11,7 @@
 #include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <memory>
 #include <string>
 #include <system_error>
@@ -102,10 +103,13 @@ struct Outcome {
   std::vector<int32_t> expected;
 };
 
-// Runs `per_client` requests on each of `clients` threads, streaming each.
+// Runs `per_client` requests on each of `clients` threads, streaming each; `after_each`
+// (if set) runs on the client's thread after each request ends, with how many have ended.
 std::vector<Outcome> RunClients(Coordinator& coordinator, int clients, int per_client,
-                                int max_tokens, int cancel_after = -1) {
+                                int max_tokens, int cancel_after = -1,
+                                std::function<void(int ended)> after_each = nullptr) {
   std::vector<Outcome> outcomes(static_cast<size_t>(clients * per_client));
+  std::atomic<int> ended{0};
   std::vector<std::thread> threads;
   for (int c = 0; c < clients; ++c) {
     threads.emplace_back([&, c] {
@@ -130,6 +134,7 @@ std::vector<Outcome> RunClients(Coordinator& coordinator, int clients, int per_c
                                          r->choices(0).token_ids().end()),
                     out.tokens);
         }
+        if (after_each) after_each(ended.fetch_add(1) + 1);
       }
     });
   }
@@ -163,20 +168,19 @@ TEST(CoordinatorConcurrencyTest, ConcurrentClientsGetTheirLoneRunsTokens) {
 TEST(CoordinatorConcurrencyTest, FailingGroupsEndRequestsExactlyOrUnavailable) {
   Fixture f(/*replicas=*/2, /*max_running=*/4, /*blocks=*/24);
   ASSERT_NE(f.coordinator, nullptr);
-  std::atomic<bool> done{false};
   std::atomic<int> kills{0};
-  // Kills a group's worker every few ms; every third relaunch fails once first.
-  std::thread chaos([&] {
-    for (int i = 0; !done && i < 40; ++i) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(15));
-      if (i % 3 == 0) f.control->failing_launches.fetch_add(1);
-      f.coordinator->group(i % 2).KillWorkerForTesting(0);
-      kills.fetch_add(1);
-    }
-  });
-  const std::vector<Outcome> outcomes = RunClients(*f.coordinator, 8, 6, 20);
-  done = true;
-  chaos.join();
+  // After every fourth request that ends, its client kills a group's worker while the other
+  // clients' requests run; every third relaunch fails once first. Paced by the requests,
+  // not the clock, so a slow machine (TSan on a loaded CI runner) sees the same storm: 12
+  // kills, and the first three requests end before any, so some always end exactly.
+  const auto kill_every_fourth = [&](int ended) {
+    if (ended % 4 != 0) return;
+    const int kill = kills.fetch_add(1);
+    if (kill % 3 == 0) f.control->failing_launches.fetch_add(1);
+    f.coordinator->group(kill % 2).KillWorkerForTesting(0);
+  };
+  const std::vector<Outcome> outcomes =
+      RunClients(*f.coordinator, 8, 6, 20, /*cancel_after=*/-1, kill_every_fourth);
   int exact = 0;
   for (const Outcome& o : outcomes) {
     if (o.code == absl::StatusCode::kOk) {
@@ -189,7 +193,7 @@ TEST(CoordinatorConcurrencyTest, FailingGroupsEndRequestsExactlyOrUnavailable) {
       EXPECT_TRUE(std::equal(o.tokens.begin(), o.tokens.end(), o.expected.begin()));
     }
   }
-  EXPECT_GT(kills.load(), 0);
+  EXPECT_EQ(kills.load(), 12);
   EXPECT_TRUE(f.AwaitQuiet(2)) << "the groups did not come back healthy and idle";
   // Served after the storm: the groups are usable again.
   for (const Outcome& o : RunClients(*f.coordinator, 2, 2, 8)) {
