@@ -39,6 +39,9 @@ ABSL_FLAG(bool, custom_gemv, true, "bf16: own GEMV kernel for 1-token steps");
 ABSL_FLAG(std::string, gemv_kernel, "rows2-cs-pdl",
           "which GEMV kernel: warp, rows1, rows2, rows4, rows8 (+ -cs: streaming loads, "
           "+ -pdl: overlap the previous kernel)");
+ABSL_FLAG(bool, fuse_decode_epilogues, true,
+          "1-token steps: RoPE + KV-cache store and SiLU·mul as epilogues of the q/k/v and "
+          "gate/up GEMVs (else kernels of their own)");
 ABSL_FLAG(std::string, out, "", "JSON lines output (one object per batch size)");
 
 namespace dsm {
@@ -90,6 +93,7 @@ int Main() {
   options.cuda_graphs = absl::GetFlag(FLAGS_cuda_graphs);
   options.custom_gemv = absl::GetFlag(FLAGS_custom_gemv);
   options.gemv_kernel = absl::GetFlag(FLAGS_gemv_kernel);
+  options.fuse_decode_epilogues = absl::GetFlag(FLAGS_fuse_decode_epilogues);
   SingleRankCommunicator comm;
   const auto load_start = std::chrono::steady_clock::now();
   absl::StatusOr<std::unique_ptr<ModelExecutor>> executor =
@@ -236,6 +240,7 @@ int Main() {
                           {"cuda_graphs", options.cuda_graphs},
                           {"custom_gemv", options.custom_gemv},
                           {"gemv_kernel", options.gemv_kernel},
+                          {"fuse_decode_epilogues", options.fuse_decode_epilogues},
                           {"precision", options.cuda_precision},
                           {"weight_bytes", info.weight_bytes}};
       out << j.dump() << "\n";

@@ -4,6 +4,7 @@
 
 #include "kernels/cuda/gemv.h"
 #include "kernels/cuda/grid_dependency.cuh"
+#include "kernels/cuda/kernel_math.h"
 #include "kernels/cuda/warp_reduce.cuh"
 
 namespace dsm::cuda {
@@ -108,19 +109,19 @@ void LaunchWarp(const __nv_bfloat16* x, const __nv_bfloat16* w, int m, int k, vo
   }
 }
 
-constexpr int kRowsThreads = 256, kRowsLoads = 2;
+constexpr int kRowsThreads = 256, kRowsLoads = 2, kRowsWarps = kRowsThreads / 32;
 
-// kRows consecutive rows per block of 256 threads, all of them over the whole of k:
-// thread i takes the 16-byte chunks i, i + 256, ... of every row. Each pass first loads
-// kRows x kRowsLoads weight chunks, then multiplies them, so every thread keeps that many
-// loads in flight whatever the compiler schedules; the block sums its rows at the end.
-// The first weights are loaded before waiting for the previous kernel (a no-op unless
-// launched with programmatic dependent launch), since only x depends on it.
-template <int kTokens, int kRows, bool kStreaming, typename Out>
-__global__ void __launch_bounds__(kRowsThreads)
-    GemvRowsKernel(const __nv_bfloat16* __restrict__ x, const __nv_bfloat16* __restrict__ w, int m,
-                   int k, Out* __restrict__ y) {
-  const int row0 = blockIdx.x * kRows;
+// The block kernels' shared core: the dot products of kRows weight rows with kTokens
+// tokens' activations x[kTokens, k]. Thread i takes the 16-byte chunks i, i + 256, ... of
+// every row; each pass first loads kRows x kRowsLoads weight chunks, then multiplies them,
+// so every thread keeps that many loads in flight whatever the compiler schedules. The
+// first weights are loaded before waiting for the previous kernel (a no-op unless launched
+// with programmatic dependent launch), since only x depends on it. On return (after a
+// barrier) partial[warp][r * kTokens + t] holds each warp's share; RowTotal adds them.
+template <int kTokens, int kRows, bool kStreaming>
+__device__ __forceinline__ void BlockRowDots(const __nv_bfloat16* __restrict__ x,
+                                             const uint4* const (&rows)[kRows], int k,
+                                             float (&partial)[kRowsWarps][kRows * kTokens]) {
   const int chunks = k / 8;
   const uint4* x_chunks = reinterpret_cast<const uint4*>(x);
   float acc[kRows][kTokens];
@@ -128,13 +129,6 @@ __global__ void __launch_bounds__(kRowsThreads)
   for (int r = 0; r < kRows; ++r) {
 #pragma unroll
     for (int t = 0; t < kTokens; ++t) acc[r][t] = 0.0f;
-  }
-  const uint4* rows[kRows];
-#pragma unroll
-  for (int r = 0; r < kRows; ++r) {
-    // Rows past m re-read the last row and are never stored.
-    const int row = min(row0 + r, m - 1);
-    rows[r] = reinterpret_cast<const uint4*>(w + static_cast<int64_t>(row) * k);
   }
   bool waited = false;
   for (int base = threadIdx.x; base < chunks; base += kRowsThreads * kRowsLoads) {
@@ -164,8 +158,6 @@ __global__ void __launch_bounds__(kRowsThreads)
     }
   }
   if (!waited) WaitForPreviousGrid();
-  constexpr int kWarps = kRowsThreads / 32;
-  __shared__ float partial[kWarps][kRows * kTokens];
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
 #pragma unroll
   for (int r = 0; r < kRows; ++r) {
@@ -176,18 +168,97 @@ __global__ void __launch_bounds__(kRowsThreads)
     }
   }
   __syncthreads();
+}
+
+template <int kWidth>
+__device__ __forceinline__ float RowTotal(const float (&partial)[kRowsWarps][kWidth], int index) {
+  float sum = 0.0f;
+#pragma unroll
+  for (int i = 0; i < kRowsWarps; ++i) sum += partial[i][index];
+  return sum;
+}
+
+// What the unfused product stores and the next kernel reads back.
+__device__ __forceinline__ float RoundedToBf16(float v) {
+  return __bfloat162float(__float2bfloat16_rn(v));
+}
+
+// kRows consecutive rows per block of 256 threads, all of them over the whole of k.
+template <int kTokens, int kRows, bool kStreaming, typename Out>
+__global__ void __launch_bounds__(kRowsThreads)
+    GemvRowsKernel(const __nv_bfloat16* __restrict__ x, const __nv_bfloat16* __restrict__ w, int m,
+                   int k, Out* __restrict__ y) {
+  const int row0 = blockIdx.x * kRows;
+  const uint4* rows[kRows];
+#pragma unroll
+  for (int r = 0; r < kRows; ++r) {
+    // Rows past m re-read the last row and are never stored.
+    const int row = min(row0 + r, m - 1);
+    rows[r] = reinterpret_cast<const uint4*>(w + static_cast<int64_t>(row) * k);
+  }
+  __shared__ float partial[kRowsWarps][kRows * kTokens];
+  BlockRowDots<kTokens, kRows, kStreaming>(x, rows, k, partial);
   if (threadIdx.x >= kRows * kTokens) return;
   const int r = threadIdx.x / kTokens, t = threadIdx.x % kTokens;
   if (row0 + r >= m) return;
-  float sum = 0.0f;
-#pragma unroll
-  for (int i = 0; i < kWarps; ++i) sum += partial[i][threadIdx.x];
-  Store(y, int64_t{t} * m + row0 + r, sum);
+  Store(y, int64_t{t} * m + row0 + r, RowTotal(partial, threadIdx.x));
 }
 
-template <typename Out, typename Kernel>
+// One token's gate/up product with SiLU·mul as its epilogue: W stacks gate rows [0, width)
+// over up rows [width, 2 * width); block b takes gate row b and up row width + b. Lets the
+// down-projection GEMV after it start loading its weights at once.
+template <bool kStreaming>
+__global__ void __launch_bounds__(kRowsThreads)
+    GemvGateUpSiluKernel(const __nv_bfloat16* __restrict__ x, const __nv_bfloat16* __restrict__ w,
+                         int width, int k, __nv_bfloat16* __restrict__ y) {
+  AllowNextGridToLaunch();
+  const int b = blockIdx.x;
+  const uint4* rows[2] = {reinterpret_cast<const uint4*>(w + static_cast<int64_t>(b) * k),
+                          reinterpret_cast<const uint4*>(w + static_cast<int64_t>(width + b) * k)};
+  __shared__ float partial[kRowsWarps][2];
+  BlockRowDots<1, 2, kStreaming>(x, rows, k, partial);
+  if (threadIdx.x != 0) return;
+  const float gate = RoundedToBf16(RowTotal(partial, 0)), up = RoundedToBf16(RowTotal(partial, 1));
+  y[b] = __float2bfloat16_rn(cuda_math::SiluMul(gate, up));
+}
+
+// One token's q/k/v product with RoPE and the KV-cache store as its epilogue: block b takes
+// the rows i and i + head_dim / 2 of head b / (head_dim / 2) (q heads, then k, then v, as
+// W stacks them), rotates q and k pairs and stores q to out.q, k and v to the token's slot.
+template <bool kStreaming>
+__global__ void __launch_bounds__(kRowsThreads)
+    GemvQkvRopeKernel(const __nv_bfloat16* __restrict__ x, const __nv_bfloat16* __restrict__ w,
+                      int k, QkvRopeOutputs out) {
+  const int half = out.head_dim / 2;
+  const int head = blockIdx.x / half, i = blockIdx.x % half;
+  const int64_t row = static_cast<int64_t>(head) * out.head_dim + i;
+  const uint4* rows[2] = {reinterpret_cast<const uint4*>(w + row * k),
+                          reinterpret_cast<const uint4*>(w + (row + half) * k)};
+  __shared__ float partial[kRowsWarps][2];
+  BlockRowDots<1, 2, kStreaming>(x, rows, k, partial);
+  if (threadIdx.x != 0) return;
+  const float a = RoundedToBf16(RowTotal(partial, 0)), b = RoundedToBf16(RowTotal(partial, 1));
+  const int kv_width = out.kv_heads * out.head_dim;
+  __nv_bfloat16* dst;
+  float first = a, second = b;
+  if (head < out.heads + out.kv_heads) {
+    const int position = out.positions[0];
+    cuda_math::RopeRotate(a, b, out.cos[static_cast<int64_t>(position) * half + i],
+                          out.sin[static_cast<int64_t>(position) * half + i], &first, &second);
+    dst = head < out.heads ? out.q + static_cast<int64_t>(head) * out.head_dim
+                           : out.k_cache + out.slots[0] * kv_width +
+                                 static_cast<int64_t>(head - out.heads) * out.head_dim;
+  } else {
+    dst = out.v_cache + out.slots[0] * kv_width +
+          static_cast<int64_t>(head - out.heads - out.kv_heads) * out.head_dim;
+  }
+  dst[i] = __float2bfloat16_rn(first);
+  dst[i + half] = __float2bfloat16_rn(second);
+}
+
+template <typename Kernel, typename... Args>
 void LaunchMaybeOverlapping(Kernel kernel, int blocks, bool overlap, cudaStream_t stream,
-                            const __nv_bfloat16* x, const __nv_bfloat16* w, int m, int k, Out* y) {
+                            Args... args) {
   cudaLaunchConfig_t config = {};
   config.gridDim = dim3(blocks);
   config.blockDim = dim3(kRowsThreads);
@@ -197,7 +268,7 @@ void LaunchMaybeOverlapping(Kernel kernel, int blocks, bool overlap, cudaStream_
   attribute.val.programmaticStreamSerializationAllowed = 1;
   config.attrs = &attribute;
   config.numAttrs = overlap ? 1 : 0;
-  cudaLaunchKernelEx(&config, kernel, x, w, m, k, y);
+  cudaLaunchKernelEx(&config, kernel, args...);
 }
 
 template <int kTokens, int kRows, bool kStreaming>
@@ -262,6 +333,39 @@ bool ParseGemvKernel(std::string_view name, GemvKernel* kernel) {
     return false;
   }
   *kernel = parsed;
+  return true;
+}
+
+bool GemvBf16SiluMul(const __nv_bfloat16* x, int n, const __nv_bfloat16* w, int width, int k,
+                     __nv_bfloat16* y, cudaStream_t stream, GemvKernel kernel) {
+  const auto aligned = [](const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; };
+  if (n != 1 || kernel.rows_per_block <= 0 || width < 1 || k % 8 != 0 || !aligned(x) ||
+      !aligned(w)) {
+    return false;
+  }
+  const bool overlap = kernel.overlap_previous;
+  if (kernel.streaming) {
+    LaunchMaybeOverlapping(GemvGateUpSiluKernel<true>, width, overlap, stream, x, w, width, k, y);
+  } else {
+    LaunchMaybeOverlapping(GemvGateUpSiluKernel<false>, width, overlap, stream, x, w, width, k, y);
+  }
+  return true;
+}
+
+bool GemvBf16QkvRope(const __nv_bfloat16* x, int n, const __nv_bfloat16* w, int k,
+                     const QkvRopeOutputs& out, cudaStream_t stream, GemvKernel kernel) {
+  const auto aligned = [](const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; };
+  if (n != 1 || kernel.rows_per_block <= 0 || out.head_dim < 2 || out.head_dim % 2 != 0 ||
+      out.heads < 1 || out.kv_heads < 1 || k % 8 != 0 || !aligned(x) || !aligned(w)) {
+    return false;
+  }
+  const int blocks = (out.heads + 2 * out.kv_heads) * (out.head_dim / 2);
+  const bool overlap = kernel.overlap_previous;
+  if (kernel.streaming) {
+    LaunchMaybeOverlapping(GemvQkvRopeKernel<true>, blocks, overlap, stream, x, w, k, out);
+  } else {
+    LaunchMaybeOverlapping(GemvQkvRopeKernel<false>, blocks, overlap, stream, x, w, k, out);
+  }
   return true;
 }
 

@@ -5,6 +5,7 @@
 #include <cuda_bf16.h>
 #include <cuda_runtime.h>
 
+#include <cstdint>
 #include <string_view>
 
 namespace dsm::cuda {
@@ -34,5 +35,35 @@ bool ParseGemvKernel(std::string_view name, GemvKernel* kernel);
 // (nothing launched) otherwise.
 bool GemvBf16(const __nv_bfloat16* x, int n, const __nv_bfloat16* w, int m, int k, void* y,
               bool y_f32, cudaStream_t stream, GemvKernel kernel = {});
+
+// The gate/up projection of one token with SiLU·mul as its epilogue: W is [2 * width, k]
+// (gate rows over up rows) and y[width] = silu(gate) * up, bit for bit what GemvBf16 into
+// a bf16 [2 * width] buffer followed by SiluMul gives, in one kernel instead of two and
+// without the intermediate buffer. Needs n == 1 and a block kernel (rows_per_block > 0;
+// each block takes one gate/up row pair), k % 8 == 0 and aligned rows; returns false
+// (nothing launched) otherwise.
+bool GemvBf16SiluMul(const __nv_bfloat16* x, int n, const __nv_bfloat16* w, int width, int k,
+                     __nv_bfloat16* y, cudaStream_t stream, GemvKernel kernel = {});
+
+// Where the fused q/k/v product puts one token's results (device pointers): the rotated q
+// [heads * head_dim], and k (rotated) and v in the KV caches [slots, kv_heads * head_dim]
+// at slots[0]; RoPE at positions[0] from the [position, head_dim / 2] cos/sin tables.
+struct QkvRopeOutputs {
+  const int32_t* positions = nullptr;
+  const int64_t* slots = nullptr;
+  const float* cos = nullptr;
+  const float* sin = nullptr;
+  int heads = 0, kv_heads = 0, head_dim = 0;
+  __nv_bfloat16* q = nullptr;
+  __nv_bfloat16* k_cache = nullptr;
+  __nv_bfloat16* v_cache = nullptr;
+};
+
+// The q/k/v projection of one token with RoPE and the KV-cache store as its epilogue: W is
+// [(heads + 2 * kv_heads) * head_dim, k]; stores bit for bit what GemvBf16 into a bf16
+// buffer followed by RopeStoreKv stores, in one kernel instead of two. Needs n == 1, a
+// block kernel, k % 8 == 0 and aligned rows; returns false (nothing launched) otherwise.
+bool GemvBf16QkvRope(const __nv_bfloat16* x, int n, const __nv_bfloat16* w, int k,
+                     const QkvRopeOutputs& out, cudaStream_t stream, GemvKernel kernel = {});
 
 }  // namespace dsm::cuda

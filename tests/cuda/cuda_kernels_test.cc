@@ -363,6 +363,111 @@ TEST(CudaGemvTest, MatchesTheCpuForEveryTokenCountAndKernel) {
   EXPECT_TRUE(kernel.streaming && kernel.overlap_previous && kernel.rows_per_block == 2);
 }
 
+// The decode step's gate/up GEMV with SiLU·mul as its epilogue stores exactly the bits of
+// the two kernels it replaces, for every block kernel; other shapes are declined.
+TEST(CudaGemvTest, GateUpWithSiluEpilogueEqualsGemvThenSiluMulBitForBit) {
+  DSM_REQUIRE_CUDA_DEVICES(1);
+  for (auto [width, k] : {std::pair{300, 2048}, std::pair{301, 1032}}) {
+    // Gate sums spread over [-8, 8] so SiLU is taken on both sides and in its tails.
+    Device<__nv_bfloat16> x(RoundBf16(Random(k, 70, 1.0f))),
+        w(RoundBf16(Random(2 * width * k, 71, 0.25f)));
+    Device<__nv_bfloat16> gate_up(2 * width), unfused(width), fused(width);
+    for (const char* name : {"rows1", "rows2", "rows4-cs", "rows8", "rows2-cs-pdl"}) {
+      cuda::GemvKernel kernel;
+      ASSERT_TRUE(cuda::ParseGemvKernel(name, &kernel)) << name;
+      ASSERT_TRUE(
+          cuda::GemvBf16(x.get(), 1, w.get(), 2 * width, k, gate_up.get(), false, nullptr, kernel));
+      cuda::SiluMul<__nv_bfloat16>(gate_up.get(), 1, width, unfused.get(), nullptr);
+      ASSERT_TRUE(
+          cuda::GemvBf16SiluMul(x.get(), 1, w.get(), width, k, fused.get(), nullptr, kernel));
+      const std::vector<float> expected = unfused.Download(), got = fused.Download();
+      int mismatches = 0;
+      for (int i = 0; i < width; ++i) mismatches += got[i] != expected[i];
+      EXPECT_EQ(mismatches, 0) << name << " width=" << width << " k=" << k
+                               << ", e.g. output 0: " << got[0] << " vs " << expected[0];
+    }
+  }
+  const int width = 300, k = 1024;
+  Device<__nv_bfloat16> x(2 * k), w(2 * width * k), y(2 * width);
+  cuda::GemvKernel warp;
+  ASSERT_TRUE(cuda::ParseGemvKernel("warp", &warp));
+  EXPECT_FALSE(cuda::GemvBf16SiluMul(x.get(), 1, w.get(), width, k, y.get(), nullptr, warp));
+  EXPECT_FALSE(cuda::GemvBf16SiluMul(x.get(), 2, w.get(), width, k, y.get(), nullptr));
+  EXPECT_FALSE(cuda::GemvBf16SiluMul(x.get(), 1, w.get(), width, k - 4, y.get(), nullptr));
+}
+
+// The decode step's q/k/v GEMV with RoPE and the KV-cache store as its epilogue writes
+// exactly the bits of the GEMV followed by RopeStoreKv (GQA and MHA, two head sizes),
+// and nothing outside the token's slot.
+TEST(CudaGemvTest, QkvWithRopeEpilogueEqualsGemvThenRopeStoreKvBitForBit) {
+  DSM_REQUIRE_CUDA_DEVICES(1);
+  struct Shape {
+    int heads, kv_heads, head_dim, k;
+  };
+  for (const Shape shape : {Shape{4, 2, 64, 1032}, Shape{2, 2, 128, 2048}}) {
+    const int d = shape.head_dim, half = d / 2, positions = 300, num_slots = 48, slot = 37;
+    const int q_width = shape.heads * d, kv_width = shape.kv_heads * d;
+    const int rows = q_width + 2 * kv_width;
+    std::vector<float> cos(positions * half), sin(positions * half);
+    for (int p = 0; p < positions; ++p) {
+      for (int i = 0; i < half; ++i) {
+        const double a = cuda_math::RopeAngle(p, i, d, 10000.0, 1.0);
+        cos[p * half + i] = static_cast<float>(std::cos(a));
+        sin[p * half + i] = static_cast<float>(std::sin(a));
+      }
+    }
+    Device<float> c(cos), s(sin);
+    Device<__nv_bfloat16> x(RoundBf16(Random(shape.k, 80, 1.0f))),
+        w(RoundBf16(Random(rows * shape.k, 81, 0.1f))), qkv(rows);
+    // Both runs start from the same non-zero caches, so a write outside the slot shows.
+    const std::vector<float> cache_before = RoundBf16(Random(num_slots * kv_width, 82));
+    Device<__nv_bfloat16> q_unfused(q_width), k_unfused(cache_before), v_unfused(cache_before);
+    Device<__nv_bfloat16> q_fused(q_width), k_fused(cache_before), v_fused(cache_before);
+    int32_t* position = DeviceInts(std::vector<int32_t>{291});
+    int64_t* slots = DeviceInts(std::vector<int64_t>{slot});
+    for (const char* name : {"rows1", "rows2-cs-pdl"}) {
+      cuda::GemvKernel kernel;
+      ASSERT_TRUE(cuda::ParseGemvKernel(name, &kernel)) << name;
+      ASSERT_TRUE(
+          cuda::GemvBf16(x.get(), 1, w.get(), rows, shape.k, qkv.get(), false, nullptr, kernel));
+      cuda::RopeStoreKv<__nv_bfloat16>(qkv.get(), 1, position, slots, c.get(), s.get(), shape.heads,
+                                       shape.kv_heads, d, q_unfused.get(), k_unfused.get(),
+                                       v_unfused.get(), nullptr);
+      cuda::QkvRopeOutputs out;
+      out.positions = position;
+      out.slots = slots;
+      out.cos = c.get();
+      out.sin = s.get();
+      out.heads = shape.heads;
+      out.kv_heads = shape.kv_heads;
+      out.head_dim = d;
+      out.q = q_fused.get();
+      out.k_cache = k_fused.get();
+      out.v_cache = v_fused.get();
+      ASSERT_TRUE(cuda::GemvBf16QkvRope(x.get(), 1, w.get(), shape.k, out, nullptr, kernel));
+      const std::string what = std::string(name) + " head_dim=" + std::to_string(d);
+      EXPECT_EQ(q_fused.Download(), q_unfused.Download()) << what << ": q";
+      const std::vector<float> k_cache = k_fused.Download(), v_cache = v_fused.Download();
+      EXPECT_EQ(k_cache, k_unfused.Download()) << what << ": k cache";
+      EXPECT_EQ(v_cache, v_unfused.Download()) << what << ": v cache";
+      // And the token's k and v did land in its slot.
+      EXPECT_NE(std::vector<float>(k_cache.begin() + slot * kv_width,
+                                   k_cache.begin() + (slot + 1) * kv_width),
+                std::vector<float>(cache_before.begin() + slot * kv_width,
+                                   cache_before.begin() + (slot + 1) * kv_width))
+          << what;
+    }
+    cudaFree(position);
+    cudaFree(slots);
+  }
+  cuda::QkvRopeOutputs out;
+  out.heads = out.kv_heads = 1;
+  out.head_dim = 8;
+  Device<__nv_bfloat16> x(16), w(24 * 16);
+  EXPECT_FALSE(cuda::GemvBf16QkvRope(x.get(), 2, w.get(), 16, out, nullptr));
+  EXPECT_FALSE(cuda::GemvBf16QkvRope(x.get(), 1, w.get(), 12, out, nullptr));
+}
+
 // Device greedy sampling over an all-gathered logits layout equals std::max_element and
 // the log-softmax on the host, ties going to the lowest id.
 TEST(CudaArgmaxTest, MatchesTheHostOverGatheredSlices) {

@@ -43,6 +43,7 @@ struct ExecutorOptions {
   bool device_sampling = true;               // summarise rows that ask for it (else full rows)
   bool custom_gemv = true;                   // bf16: own GEMV kernel for 1-token steps
   std::string gemv_kernel = "rows2-cs-pdl";  // which (kernels/cuda/gemv.h: ParseGemvKernel)
+  bool fuse_decode_epilogues = true;         // 1-token steps: RoPE + KV store, SiLU·mul in GEMVs
 };
 
 struct ExecutorInfo {
