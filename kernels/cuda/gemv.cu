@@ -230,27 +230,27 @@ __global__ void __launch_bounds__(kRowsThreads)
     GemvQkvRopeKernel(const __nv_bfloat16* __restrict__ x, const __nv_bfloat16* __restrict__ w,
                       int k, QkvRopeOutputs out) {
   const int half = out.head_dim / 2;
-  const int head = blockIdx.x / half, i = blockIdx.x % half;
-  const int64_t row = static_cast<int64_t>(head) * out.head_dim + i;
-  const uint4* rows[2] = {reinterpret_cast<const uint4*>(w + row * k),
-                          reinterpret_cast<const uint4*>(w + (row + half) * k)};
+  const cuda_math::QkvPair pair =
+      cuda_math::QkvPairOfBlock(blockIdx.x, out.heads, out.kv_heads, out.head_dim);
+  const int i = pair.offset;
+  const uint4* rows[2] = {reinterpret_cast<const uint4*>(w + pair.first_row * k),
+                          reinterpret_cast<const uint4*>(w + (pair.first_row + half) * k)};
   __shared__ float partial[kRowsWarps][2];
   BlockRowDots<1, 2, kStreaming>(x, rows, k, partial);
   if (threadIdx.x != 0) return;
   const float a = RoundedToBf16(RowTotal(partial, 0)), b = RoundedToBf16(RowTotal(partial, 1));
-  const int kv_width = out.kv_heads * out.head_dim;
+  const int64_t kv_width = static_cast<int64_t>(out.kv_heads) * out.head_dim;
+  const int64_t head_offset = static_cast<int64_t>(pair.head) * out.head_dim;
   __nv_bfloat16* dst;
   float first = a, second = b;
-  if (head < out.heads + out.kv_heads) {
+  if (pair.part == 2) {
+    dst = out.v_cache + out.slots[0] * kv_width + head_offset;
+  } else {
     const int position = out.positions[0];
     cuda_math::RopeRotate(a, b, out.cos[static_cast<int64_t>(position) * half + i],
                           out.sin[static_cast<int64_t>(position) * half + i], &first, &second);
-    dst = head < out.heads ? out.q + static_cast<int64_t>(head) * out.head_dim
-                           : out.k_cache + out.slots[0] * kv_width +
-                                 static_cast<int64_t>(head - out.heads) * out.head_dim;
-  } else {
-    dst = out.v_cache + out.slots[0] * kv_width +
-          static_cast<int64_t>(head - out.heads - out.kv_heads) * out.head_dim;
+    dst =
+        pair.part == 0 ? out.q + head_offset : out.k_cache + out.slots[0] * kv_width + head_offset;
   }
   dst[i] = __float2bfloat16_rn(first);
   dst[i + half] = __float2bfloat16_rn(second);

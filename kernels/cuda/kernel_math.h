@@ -86,6 +86,28 @@ DSM_HOST_DEVICE void MergeSoftmaxPartials(int count, const float* maxes, const f
   *out_i = sum > 0.0f ? value / sum : 0.0f;
 }
 
+// The rows one block of the fused q/k/v GEMV takes (W stacks `heads` q heads, then
+// `kv_heads` k heads, then `kv_heads` v heads, head_dim rows each): the RoPE pair
+// (first_row, first_row + head_dim / 2) of one head. `part` says where its results go:
+// 0 q (rotated), 1 the K cache (rotated), 2 the V cache (as they are); `head` counts
+// within that part and `offset` is the pair's index within the head.
+struct QkvPair {
+  int64_t first_row = 0;
+  int part = 0;
+  int head = 0;
+  int offset = 0;
+};
+DSM_HOST_DEVICE QkvPair QkvPairOfBlock(int block, int heads, int kv_heads, int head_dim) {
+  const int half = head_dim / 2;
+  const int stacked_head = block / half;
+  QkvPair pair;
+  pair.offset = block % half;
+  pair.first_row = static_cast<int64_t>(stacked_head) * head_dim + pair.offset;
+  pair.part = stacked_head < heads ? 0 : stacked_head < heads + kv_heads ? 1 : 2;
+  pair.head = stacked_head - (pair.part == 0 ? 0 : pair.part == 1 ? heads : heads + kv_heads);
+  return pair;
+}
+
 // SiLU(gate) * up, in float.
 DSM_HOST_DEVICE float SiluMul(float gate, float up) { return gate / (1.0f + expf(-gate)) * up; }
 

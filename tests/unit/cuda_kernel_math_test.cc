@@ -114,6 +114,39 @@ TEST(CudaKernelMathTest, MergedPartialSoftmaxesEqualTheDirectSoftmax) {
   }
 }
 
+// The fused q/k/v GEMV's blocks: every weight row is taken exactly once, as half of a RoPE
+// pair within one head, and each pair's part (q, K, V), head and offset agree with the
+// row it starts at (GQA and MHA).
+TEST(CudaKernelMathTest, QkvPairsTakeEveryRowOnceAsRopePairs) {
+  struct Shape {
+    int heads, kv_heads, head_dim;
+  };
+  for (const Shape shape : {Shape{4, 2, 8}, Shape{3, 3, 4}, Shape{32, 32, 128}}) {
+    const int d = shape.head_dim, half = d / 2;
+    const int stacked = shape.heads + 2 * shape.kv_heads, rows = stacked * d;
+    std::vector<int> taken(rows, 0);
+    for (int block = 0; block < stacked * half; ++block) {
+      const cuda_math::QkvPair pair =
+          cuda_math::QkvPairOfBlock(block, shape.heads, shape.kv_heads, d);
+      ASSERT_GE(pair.first_row, 0);
+      ASSERT_LT(pair.first_row + half, rows);
+      ++taken[pair.first_row];
+      ++taken[pair.first_row + half];
+      const int stacked_head = static_cast<int>(pair.first_row / d);
+      EXPECT_EQ(pair.offset, pair.first_row % d);
+      EXPECT_LT(pair.offset, half) << "a pair must not straddle two heads";
+      const int part_begin[] = {0, shape.heads, shape.heads + shape.kv_heads};
+      const int part_heads[] = {shape.heads, shape.kv_heads, shape.kv_heads};
+      ASSERT_GE(pair.part, 0);
+      ASSERT_LE(pair.part, 2);
+      EXPECT_EQ(pair.head, stacked_head - part_begin[pair.part]);
+      EXPECT_GE(pair.head, 0);
+      EXPECT_LT(pair.head, part_heads[pair.part]);
+    }
+    for (int row = 0; row < rows; ++row) EXPECT_EQ(taken[row], 1) << "row " << row;
+  }
+}
+
 TEST(CudaKernelMathTest, SiluMul) {
   EXPECT_FLOAT_EQ(cuda_math::SiluMul(0.0f, 3.0f), 0.0f);
   EXPECT_NEAR(cuda_math::SiluMul(2.0f, 0.5f), 2.0 / (1 + std::exp(-2.0)) * 0.5, 1e-6);
