@@ -43,6 +43,24 @@ std::vector<float> RoundBf16(std::vector<float> v) {
   return v;
 }
 
+// cos/sin tables [position, head_dim / 2] of the HF RoPE angles (theta 10000), as the
+// executor uploads them.
+struct RopeTables {
+  RopeTables(int positions, int head_dim) {
+    const int half = head_dim / 2;
+    cos.resize(positions * half);
+    sin.resize(positions * half);
+    for (int p = 0; p < positions; ++p) {
+      for (int i = 0; i < half; ++i) {
+        const double a = cuda_math::RopeAngle(p, i, head_dim, 10000.0, 1.0);
+        cos[p * half + i] = static_cast<float>(std::cos(a));
+        sin[p * half + i] = static_cast<float>(std::sin(a));
+      }
+    }
+  }
+  std::vector<float> cos, sin;
+};
+
 // A device copy of host floats as T, and back.
 template <typename T>
 class Device {
@@ -197,22 +215,15 @@ TYPED_TEST(CudaKernelsTest, EmbeddingGatherOwnsOnlyItsVocabRange) {
 // RoPE on q and k and the KV-cache write, against the CPU RopeTable.
 TYPED_TEST(CudaKernelsTest, RopeStoreKv) {
   using T = TypeParam;
-  const int heads = 4, kv_heads = 2, d = 32, half = d / 2, positions = 64, block_size = 8;
+  const int heads = 4, kv_heads = 2, d = 32, positions = 64, block_size = 8;
   const int q_width = heads * d, kv_width = kv_heads * d, width = q_width + 2 * kv_width;
   const std::vector<int32_t> pos = {0, 5, 63, 17};
   const std::vector<int64_t> slots = {3, 40, 9, 22};
   const int n = pos.size(), num_slots = 6 * block_size;
   std::vector<float> qkv = this->In(Random(n * width, 6));
-  std::vector<float> cos(positions * half), sin(positions * half);
-  for (int p = 0; p < positions; ++p) {
-    for (int i = 0; i < half; ++i) {
-      const double a = cuda_math::RopeAngle(p, i, d, 10000.0, 1.0);
-      cos[p * half + i] = static_cast<float>(std::cos(a));
-      sin[p * half + i] = static_cast<float>(std::sin(a));
-    }
-  }
+  const RopeTables tables(positions, d);
   Device<T> in(qkv), q(n * q_width), k(num_slots * kv_width), v(num_slots * kv_width);
-  Device<float> c(cos), s(sin);
+  Device<float> c(tables.cos), s(tables.sin);
   int32_t* device_pos = DeviceInts(pos);
   int64_t* device_slots = DeviceInts(slots);
   cuda::RopeStoreKv<T>(in.get(), n, device_pos, device_slots, c.get(), s.get(), heads, kv_heads, d,
@@ -405,18 +416,11 @@ TEST(CudaGemvTest, QkvWithRopeEpilogueEqualsGemvThenRopeStoreKvBitForBit) {
     int heads, kv_heads, head_dim, k;
   };
   for (const Shape shape : {Shape{4, 2, 64, 1032}, Shape{2, 2, 128, 2048}}) {
-    const int d = shape.head_dim, half = d / 2, positions = 300, num_slots = 48, slot = 37;
+    const int d = shape.head_dim, positions = 300, num_slots = 48, slot = 37;
     const int q_width = shape.heads * d, kv_width = shape.kv_heads * d;
     const int rows = q_width + 2 * kv_width;
-    std::vector<float> cos(positions * half), sin(positions * half);
-    for (int p = 0; p < positions; ++p) {
-      for (int i = 0; i < half; ++i) {
-        const double a = cuda_math::RopeAngle(p, i, d, 10000.0, 1.0);
-        cos[p * half + i] = static_cast<float>(std::cos(a));
-        sin[p * half + i] = static_cast<float>(std::sin(a));
-      }
-    }
-    Device<float> c(cos), s(sin);
+    const RopeTables tables(positions, d);
+    Device<float> c(tables.cos), s(tables.sin);
     Device<__nv_bfloat16> x(RoundBf16(Random(shape.k, 80, 1.0f))),
         w(RoundBf16(Random(rows * shape.k, 81, 0.1f))), qkv(rows);
     // Both runs start from the same non-zero caches, so a write outside the slot shows.
