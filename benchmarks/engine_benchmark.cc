@@ -1,6 +1,8 @@
 // Prefill and decode throughput of one rank in-process (tp 1), next to the machine's
 // limits measured in the same run: the weights streamed per decode step against the read
-// bandwidth, the prefill FLOP rate against the fp32 FMA peak.
+// bandwidth, the prefill FLOP rate against the fp32 FMA peak. The build machine's speed
+// drifts over minutes, so the ratios are also taken from neighbouring runs: the FMA peak
+// around every prefill round, and batch b against batch 1 in every decode round.
 //
 // Without --model it writes (once, under /tmp) a random bf16 model of --shape:
 //   1b: the CPU-speed issue's 1.23 B model of DeepSeek-Math's family (hidden 2048, 16
@@ -15,6 +17,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <numeric>
 #include <string>
 #include <vector>
@@ -40,6 +43,9 @@ ABSL_FLAG(int, prompt, 128, "prompt tokens per sequence (prefilled one sequence 
 ABSL_FLAG(int, steps, 16, "decode steps to time per batch size");
 ABSL_FLAG(int, prefill_rounds, 3,
           "prefill timed in this many rounds of up to 4 prompts (mean and best round)");
+ABSL_FLAG(int, decode_rounds, 3,
+          "decode timed in this many rounds, each running every --batches size for --steps "
+          "steps in turn, so that each batch-size ratio is taken from neighbouring minutes");
 ABSL_FLAG(int, threads, 0, "threads (0 = all cores)");
 ABSL_FLAG(float, temperature, 0.0f, "sampling temperature of every sequence (0 = greedy)");
 ABSL_FLAG(std::string, kv_cache_dtype, "f32", "KV-cache elements: f32 (exact) or bf16");
@@ -88,12 +94,13 @@ absl::StatusOr<std::string> ModelDir() {
 
 class Bench {
  public:
-  Bench(StepRunner& runner, int prompt, int max_batch, int steps)
-      : runner_(runner), info_(runner.Info()), prompt_(prompt) {
-    const int block = info_.kv_block_size();
-    blocks_per_seq_ = (prompt + steps + 3 + block - 1) / block;
-    last_.resize(max_batch);
-  }
+  Bench(StepRunner& runner, int prompt, int max_batch, int64_t blocks_per_seq)
+      : runner_(runner),
+        info_(runner.Info()),
+        prompt_(prompt),
+        blocks_per_seq_(blocks_per_seq),
+        last_(max_batch),
+        position_(max_batch, 0) {}
 
   // Prefills sequences [0, batch) one step each; returns seconds.
   absl::StatusOr<double> Prefill(int batch) {
@@ -106,22 +113,27 @@ class Bench {
       absl::StatusOr<v1::StepResponse> r = runner_.Step(request);
       if (!r.ok()) return r.status();
       last_[s] = r->tokens(0).token_id();
+      position_[s] = prompt_;
     }
     return Seconds(start);
   }
 
-  // Decodes sequences [0, batch) together for `steps` steps; returns each step's seconds
-  // (the service's inter-token latencies are compared with their median and mean).
+  // Decodes sequences [0, batch) together for `steps` steps, each from where it stands;
+  // returns each step's seconds (the service's inter-token latencies are compared with
+  // their median and mean).
   absl::StatusOr<std::vector<double>> Decode(int batch, int steps) {
     std::vector<double> step_seconds;
     for (int step = 0; step < steps; ++step) {
       const auto start = std::chrono::steady_clock::now();
       v1::StepRequest request;
       for (int s = 0; s < batch; ++s)
-        *request.add_sequences() = Step(s, {last_[s]}, prompt_ + step, false);
+        *request.add_sequences() = Step(s, {last_[s]}, position_[s], false);
       absl::StatusOr<v1::StepResponse> r = runner_.Step(request);
       if (!r.ok()) return r.status();
-      for (int s = 0; s < batch; ++s) last_[s] = r->tokens(s).token_id();
+      for (int s = 0; s < batch; ++s) {
+        last_[s] = r->tokens(s).token_id();
+        ++position_[s];
+      }
       step_seconds.push_back(Seconds(start));
     }
     return step_seconds;
@@ -148,9 +160,15 @@ class Bench {
   StepRunner& runner_;
   v1::WorkerInfo info_;
   int prompt_;
-  int blocks_per_seq_ = 0;
+  int64_t blocks_per_seq_;
   std::vector<int32_t> last_;
+  std::vector<int64_t> position_;
 };
+
+double Median(std::vector<double> values) {
+  std::sort(values.begin(), values.end());
+  return values[values.size() / 2];
+}
 
 int Fail(const absl::Status& s) {
   std::fprintf(stderr, "%s\n", s.ToString().c_str());
@@ -195,7 +213,11 @@ int Main() {
   absl::StatusOr<ModelConfig> config = LoadModelConfig(*dir);
   if (!config.ok()) return Fail(config.status());
   const int64_t block = options.executor.kv_block_size;
-  const int64_t blocks_per_seq = (prompt + steps + 3 + block - 1) / block;
+  const int decode_rounds = std::max(1, absl::GetFlag(FLAGS_decode_rounds));
+  // Sequence 0 decodes in every round of every batch size, continuing where it stood.
+  const int64_t most_decoded =
+      std::max<int64_t>(steps + 2, static_cast<int64_t>(batches.size()) * decode_rounds * steps);
+  const int64_t blocks_per_seq = (prompt + most_decoded + 1 + block - 1) / block;
   const int64_t kv_element_bytes = absl::GetFlag(FLAGS_kv_cache_dtype) == "bf16" ? 2 : 4;
   options.executor.kv_cache_bytes = max_batch * blocks_per_seq * block * 2 *
                                     config->num_hidden_layers * config->kv_size() *
@@ -230,7 +252,7 @@ int Main() {
   out["weight_GB"] = info.weight_bytes() / 1e9;
   out["temperature"] = absl::GetFlag(FLAGS_temperature);
 
-  Bench bench(**runner, prompt, max_batch, steps);
+  Bench bench(**runner, prompt, max_batch, blocks_per_seq);
   // Warm-up over every sequence: touches the KV pages and scratch buffers once, as a
   // serving process long since has.
   if (absl::StatusOr<double> s = bench.Prefill(max_batch); !s.ok()) return Fail(s.status());
@@ -238,15 +260,26 @@ int Main() {
     return Fail(s.status());
 
   // Rounds of up to 4 prompts: the mean over all of them, and the best round, which is
-  // what compares like for like with the limits (each the best of its repeats).
+  // what compares like for like with the limits (each the best of its repeats). Beside
+  // each round the FMA peak is measured again just before and after it, so each round
+  // also has a ratio taken within seconds (this machine's speed drifts over minutes).
   const int prefill_runs = std::min(max_batch, 4);
   const int prefill_rounds = std::max(1, absl::GetFlag(FLAGS_prefill_rounds));
+  std::unique_ptr<ThreadPool> probe_pool;
+  if (absl::GetFlag(FLAGS_roofline)) probe_pool = std::make_unique<ThreadPool>(threads);
   double prefill_total_s = 0, prefill_best_s = 0;
+  std::vector<double> round_fractions;
   for (int round = 0; round < prefill_rounds; ++round) {
+    const double peak_before = probe_pool ? MeasureFmaPeak(*probe_pool, 3) : 0;
     absl::StatusOr<double> s = bench.Prefill(prefill_runs);
     if (!s.ok()) return Fail(s.status());
+    const double peak_after = probe_pool ? MeasureFmaPeak(*probe_pool, 3) : 0;
     prefill_total_s += *s;
     prefill_best_s = round == 0 ? *s : std::min(prefill_best_s, *s);
+    if (probe_pool) {
+      round_fractions.push_back(prefill_runs * prompt / *s * prefill_flop_per_token /
+                                std::max(peak_before, peak_after));
+    }
   }
   const double prefill_tps = prefill_rounds * prefill_runs * prompt / prefill_total_s;
   const double prefill_flops = prefill_tps * prefill_flop_per_token;
@@ -257,22 +290,41 @@ int Main() {
   std::printf("; best of %d rounds %.1f GFLOP/s", prefill_rounds, prefill_best_flops / 1e9);
   if (fma_peak > 0) std::printf(" = %.0f%%", 100 * prefill_best_flops / fma_peak);
   std::printf("\n");
+  if (!round_fractions.empty()) {
+    std::printf("prefill rounds against the FMA peak measured around each:");
+    for (double f : round_fractions) std::printf(" %.0f%%", 100 * f);
+    std::printf(" (median %.0f%%)\n", 100 * Median(round_fractions));
+  }
   out["prefill"] = {{"prompt", prompt},
                     {"rounds", prefill_rounds},
                     {"tokens_per_s", prefill_tps},
                     {"GFLOPps", prefill_flops / 1e9},
                     {"best_round_GFLOPps", prefill_best_flops / 1e9},
-                    {"fraction_of_fma_peak", fma_peak > 0 ? prefill_flops / fma_peak : 0}};
+                    {"fraction_of_fma_peak", fma_peak > 0 ? prefill_flops / fma_peak : 0},
+                    {"round_fractions_of_fma_peak_around", round_fractions}};
+  probe_pool.reset();
 
+  // Decode in rounds: each round runs every batch size in turn, so the ratio of batch b
+  // to batch 1 is also taken round by round from runs seconds apart.
+  if (absl::StatusOr<double> s = bench.Prefill(max_batch); !s.ok()) return Fail(s.status());
+  std::vector<std::vector<double>> step_seconds(batches.size());
+  std::vector<std::vector<double>> round_medians(batches.size());
+  for (int round = 0; round < decode_rounds; ++round) {
+    for (size_t b = 0; b < batches.size(); ++b) {
+      absl::StatusOr<std::vector<double>> s = bench.Decode(batches[b], steps);
+      if (!s.ok()) return Fail(s.status());
+      step_seconds[b].insert(step_seconds[b].end(), s->begin(), s->end());
+      round_medians[b].push_back(Median(*s));
+    }
+  }
+  const auto batch1 = std::find(batches.begin(), batches.end(), 1);
+  const size_t batch1_index = batch1 - batches.begin();
   double batch1_tps = 0;
-  for (int batch : batches) {
-    if (absl::StatusOr<double> s = bench.Prefill(batch); !s.ok()) return Fail(s.status());
-    absl::StatusOr<std::vector<double>> decode_s = bench.Decode(batch, steps);
-    if (!decode_s.ok()) return Fail(decode_s.status());
-    std::vector<double> sorted = *decode_s;
-    std::sort(sorted.begin(), sorted.end());
-    const double step_s = std::accumulate(sorted.begin(), sorted.end(), 0.0) / steps;
-    const double median_s = sorted[sorted.size() / 2];
+  for (size_t b = 0; b < batches.size(); ++b) {
+    const int batch = batches[b];
+    const std::vector<double>& seconds = step_seconds[b];
+    const double step_s = std::accumulate(seconds.begin(), seconds.end(), 0.0) / seconds.size();
+    const double median_s = Median(seconds);
     const double tps = batch / step_s;
     if (batch == 1) batch1_tps = tps;
     const double gbps = streamed_bytes / step_s;
@@ -281,7 +333,18 @@ int Main() {
         "GB/s",
         batch, 1e3 * step_s, 1e3 * median_s, tps, gbps / 1e9);
     if (bandwidth > 0) std::printf(" = %.0f%% of the read bandwidth", 100 * gbps / bandwidth);
-    if (batch > 1 && batch1_tps > 0) std::printf(", %.2fx batch 1", tps / batch1_tps);
+    // Per round: tokens/s of the round's median step against batch 1's in the same round.
+    std::vector<double> round_ratios;
+    if (batch > 1 && batch1 != batches.end()) {
+      for (int r = 0; r < decode_rounds; ++r) {
+        round_ratios.push_back(batch * round_medians[batch1_index][r] / round_medians[b][r]);
+      }
+    }
+    if (batch > 1 && batch1_tps > 0) {
+      std::printf(", %.2fx batch 1 (median steps, round by round:", tps / batch1_tps);
+      for (double ratio : round_ratios) std::printf(" %.2fx", ratio);
+      std::printf(")");
+    }
     std::printf("\n");
     out["decode"].push_back({{"batch", batch},
                              {"ms_per_step", 1e3 * step_s},
@@ -289,7 +352,8 @@ int Main() {
                              {"tokens_per_s", tps},
                              {"weight_GBps", gbps / 1e9},
                              {"fraction_of_bandwidth", bandwidth > 0 ? gbps / bandwidth : 0},
-                             {"vs_batch1", batch1_tps > 0 ? tps / batch1_tps : 0}});
+                             {"vs_batch1", batch1_tps > 0 ? tps / batch1_tps : 0},
+                             {"vs_batch1_round_medians", round_ratios}});
   }
   if (absl::GetFlag(FLAGS_roofline)) {
     // The machine is shared: measure the limits again after the decode runs and keep

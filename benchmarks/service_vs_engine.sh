@@ -54,7 +54,7 @@ loadtest 16 "$out/warmup.json"  # touches the worker's KV pages and scratch once
 for round in $(seq 1 "$rounds"); do
   echo "== round $round: engine alone, batch 1 and 16"
   build/benchmarks/engine_benchmark --model "$model" --threads "$threads" --batches 1,16 \
-    --steps 48 --temperature 1 --roofline=false --json "$out/engine_$round.json" |
+    --steps 48 --decode_rounds 1 --temperature 1 --roofline=false --json "$out/engine_$round.json" |
     grep "decode:"
   for c in 1 16; do
     echo "== round $round: dsm serve + dsm loadtest, $c concurrent requests"
