@@ -242,6 +242,8 @@ int Main() {
       static_cast<double>(info.weight_bytes()) / (layer_weights + 2.0 * vocab_weights);
   const double streamed_bytes = bytes_per_weight * (layer_weights + vocab_weights);
   const double prefill_flop_per_token = 2.0 * layer_weights;
+  // A decode token also runs the lm_head (attention's few FLOPs left out).
+  const double decode_flop_per_token = 2.0 * (layer_weights + vocab_weights);
   std::printf(
       "model %s: %.2f GB of weights (%.2f GB read per decode step), simd %s, %d threads, "
       "loaded in %.2f s\n",
@@ -302,21 +304,30 @@ int Main() {
                     {"best_round_GFLOPps", prefill_best_flops / 1e9},
                     {"fraction_of_fma_peak", fma_peak > 0 ? prefill_flops / fma_peak : 0},
                     {"round_fractions_of_fma_peak_around", round_fractions}};
-  probe_pool.reset();
 
   // Decode in rounds: each round runs every batch size in turn, so the ratio of batch b
-  // to batch 1 is also taken round by round from runs seconds apart.
+  // to batch 1 is also taken round by round from runs seconds apart; batch 1 also has
+  // the read bandwidth measured just before and after it in each round.
   if (absl::StatusOr<double> s = bench.Prefill(max_batch); !s.ok()) return Fail(s.status());
   std::vector<std::vector<double>> step_seconds(batches.size());
   std::vector<std::vector<double>> round_medians(batches.size());
+  std::vector<double> batch1_round_fractions;
   for (int round = 0; round < decode_rounds; ++round) {
     for (size_t b = 0; b < batches.size(); ++b) {
+      const bool probe = probe_pool && batches[b] == 1;
+      const double bandwidth_before = probe ? MeasureReadBandwidth(*probe_pool, 1) : 0;
       absl::StatusOr<std::vector<double>> s = bench.Decode(batches[b], steps);
       if (!s.ok()) return Fail(s.status());
+      const double bandwidth_after = probe ? MeasureReadBandwidth(*probe_pool, 1) : 0;
       step_seconds[b].insert(step_seconds[b].end(), s->begin(), s->end());
       round_medians[b].push_back(Median(*s));
+      if (probe) {
+        batch1_round_fractions.push_back(streamed_bytes / Median(*s) /
+                                         std::max(bandwidth_before, bandwidth_after));
+      }
     }
   }
+  probe_pool.reset();
   const auto batch1 = std::find(batches.begin(), batches.end(), 1);
   const size_t batch1_index = batch1 - batches.begin();
   double batch1_tps = 0;
@@ -333,6 +344,11 @@ int Main() {
         "GB/s",
         batch, 1e3 * step_s, 1e3 * median_s, tps, gbps / 1e9);
     if (bandwidth > 0) std::printf(" = %.0f%% of the read bandwidth", 100 * gbps / bandwidth);
+    if (batch == 1 && !batch1_round_fractions.empty()) {
+      std::printf(" (median steps, round by round against the bandwidth measured around each:");
+      for (double f : batch1_round_fractions) std::printf(" %.0f%%", 100 * f);
+      std::printf(")");
+    }
     // Per round: tokens/s of the round's median step against batch 1's in the same round.
     std::vector<double> round_ratios;
     if (batch > 1 && batch1 != batches.end()) {
@@ -345,6 +361,17 @@ int Main() {
       for (double ratio : round_ratios) std::printf(" %.2fx", ratio);
       std::printf(")");
     }
+    // How far batching can go on this machine: the ratio to batch 1 depends on its balance
+    // of bandwidth (batch 1) and arithmetic (large batches), so print the step's share of
+    // the FMA peak and the ratio the peak itself would give.
+    const double step_flops = tps * decode_flop_per_token;
+    const double ratio_at_peak =
+        fma_peak > 0 && batch1_tps > 0 ? fma_peak / decode_flop_per_token / batch1_tps : 0;
+    if (batch > 1 && fma_peak > 0) {
+      std::printf("; GEMMs at %.1f GFLOP/s = %.0f%% of the FMA peak", step_flops / 1e9,
+                  100 * step_flops / fma_peak);
+      if (ratio_at_peak > 0) std::printf(" (at 100%%: %.2fx batch 1)", ratio_at_peak);
+    }
     std::printf("\n");
     out["decode"].push_back({{"batch", batch},
                              {"ms_per_step", 1e3 * step_s},
@@ -353,7 +380,12 @@ int Main() {
                              {"weight_GBps", gbps / 1e9},
                              {"fraction_of_bandwidth", bandwidth > 0 ? gbps / bandwidth : 0},
                              {"vs_batch1", batch1_tps > 0 ? tps / batch1_tps : 0},
-                             {"vs_batch1_round_medians", round_ratios}});
+                             {"vs_batch1_round_medians", round_ratios},
+                             {"round_fractions_of_bandwidth_around",
+                              batch == 1 ? batch1_round_fractions : std::vector<double>{}},
+                             {"GFLOPps", step_flops / 1e9},
+                             {"fraction_of_fma_peak", fma_peak > 0 ? step_flops / fma_peak : 0},
+                             {"vs_batch1_at_fma_peak", ratio_at_peak}});
   }
   if (absl::GetFlag(FLAGS_roofline)) {
     // The machine is shared: measure the limits again after the decode runs and keep
