@@ -25,6 +25,8 @@ echo "== tokenizer"
 
 echo "== the whole service against the engine alone, alternating (benchmarks/service_vs_engine.sh)"
 ROUNDS=${SERVICE_ROUNDS:-3} benchmarks/service_vs_engine.sh "$out/service"
+echo "== --tp 2 (one thread per rank) against --tp 1, alternating (benchmarks/tp2_vs_tp1.sh)"
+ROUNDS=${TP_ROUNDS:-3} benchmarks/tp2_vs_tp1.sh "$out/tp"
 if [[ "${LLAMACPP:-1}" != 0 ]]; then
   echo "== llama.cpp side by side on the same weights (benchmarks/llamacpp/run.sh; LLAMACPP=0 skips)"
   benchmarks/llamacpp/run.sh "$out/llamacpp"
