@@ -18,14 +18,8 @@
 # client's turnarounds) adds. Needs a Release build in build/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-out=${1:-benchmarks/results-service-$(date +%Y%m%d-%H%M%S)}
-mkdir -p "$out"
-threads=${THREADS:-2}
-rounds=${ROUNDS:-3}
-model=/tmp/dsm-bench-1b
-if [[ ! -f "$model/model.safetensors" ]]; then
-  build/benchmarks/engine_benchmark --batches 1 --steps 1 --roofline=false >/dev/null
-fi
+source benchmarks/serve_common.sh
+bench_setup "${1:-}" results-service
 
 port=$((50100 + RANDOM % 1000))
 log="$out/serve.log"
@@ -34,8 +28,7 @@ build/bin/dsm serve --model "$model" --port "$port" --threads "$threads" --kv-ca
   --metrics-port "$metrics_port" >"$log" 2>&1 &
 serve=$!
 trap 'kill $serve 2>/dev/null || true' EXIT
-for _ in $(seq 1 180); do grep -q "dsm serve: ready" "$log" && break; sleep 1; done
-grep -q "dsm serve: ready" "$log" || { echo "dsm serve did not start; see $log" >&2; exit 1; }
+wait_ready "$log" 180 "dsm serve"
 worker_step_seconds() {  # rank 0's dsm:worker_step_seconds_sum
   python3 -c '
 import sys, urllib.request

@@ -13,14 +13,8 @@
 # relative to tp 1 is tp 1's p50 / tp 2's. Needs a Release build in build/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-out=${1:-benchmarks/results-tp-$(date +%Y%m%d-%H%M%S)}
-mkdir -p "$out"
-threads=${THREADS:-2}
-rounds=${ROUNDS:-3}
-model=/tmp/dsm-bench-1b
-if [[ ! -f "$model/model.safetensors" ]]; then
-  build/benchmarks/engine_benchmark --batches 1 --steps 1 --roofline=false >/dev/null
-fi
+source benchmarks/serve_common.sh
+bench_setup "${1:-}" results-tp
 
 base=$((51100 + RANDOM % 1000))
 pids=()
@@ -32,11 +26,7 @@ start() {  # tp, port
 }
 start 1 "$base"
 start 2 $((base + 1))
-for tp in 1 2; do
-  for _ in $(seq 1 240); do grep -q "dsm serve: ready" "$out/serve_tp$tp.log" && break; sleep 1; done
-  grep -q "dsm serve: ready" "$out/serve_tp$tp.log" ||
-    { echo "dsm serve --tp $tp did not start; see $out/serve_tp$tp.log" >&2; exit 1; }
-done
+for tp in 1 2; do wait_ready "$out/serve_tp$tp.log" 240 "dsm serve --tp $tp"; done
 loadtest() {  # tp, concurrency, json
   build/bin/dsm loadtest --addr "127.0.0.1:$((base + $1 - 1))" --concurrency "$2" \
     --requests "$2" --prompt_len fixed:16 --output_len fixed:48 --ignore_eos \
