@@ -1,7 +1,10 @@
 #include "coordinator/openai/openai_protocol.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <string>
+#include <string_view>
 
 #include "absl/strings/str_cat.h"
 
@@ -562,14 +565,22 @@ HttpError ErrorFor(const absl::Status& status) {
   const std::string message(status.message());
   json param = nullptr;
   if (e.http_status == 400) {
-    // Messages name the field first ("max_tokens: ...", "params.top_p = 2 is ..."); the
-    // request's own field name is the param (the gRPC message's "params." dropped).
-    std::string field = message.substr(0, message.find_first_of(" :"));
+    // Messages about one field name it first ("max_tokens: ...", "params.top_p = 2 is
+    // ...", "prompt is empty"); the request's own field name is the param (the gRPC
+    // message's "params." dropped). Others ("the request body is not valid JSON", "set
+    // params.n or params.vote") start with an ordinary word and name no param.
+    const size_t end = message.find_first_of(" :");
+    std::string field = message.substr(0, end);
+    const std::string_view rest = std::string_view(message).substr(std::min(end, message.size()));
+    bool names_field = false;
+    for (const std::string_view follower : {":", " = ", " is ", " has ", " must ", " needs "}) {
+      names_field = names_field || rest.starts_with(follower);
+    }
     if (field.rfind("params.", 0) == 0) field = field.substr(7);
     const bool identifier =
         !field.empty() &&
         field.find_first_not_of("abcdefghijklmnopqrstuvwxyz_0123456789.[]") == std::string::npos;
-    if (identifier) param = field;
+    if (identifier && names_field) param = field;
   }
   e.body = {{"object", "error"},
             {"error",

@@ -199,6 +199,8 @@ TEST_F(OpenAiHttpTest, ErrorsUseOpenAisBodyAndCodes) {
   httplib::Result bad_json = client.Post("/v1/completions", "{not json", "application/json");
   ASSERT_TRUE(bad_json);
   EXPECT_EQ(bad_json->status, 400);
+  // A body that is not JSON names no field of it.
+  EXPECT_TRUE(json::parse(bad_json->body)["error"]["param"].is_null()) << bad_json->body;
 }
 
 // Token-id prompts on a model without a tokenizer: tokens come back as "token_id:N"

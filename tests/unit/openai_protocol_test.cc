@@ -105,6 +105,23 @@ TEST(OpenAiProtocolTest, ErrorsMapToHttpCodesAndParams) {
   EXPECT_EQ(ErrorFor(absl::NotFoundError("no model")).http_status, 404);
   EXPECT_EQ(ErrorFor(absl::InternalError("boom")).http_status, 500);
   EXPECT_TRUE(ErrorFor(absl::InternalError("boom")).body["error"]["param"].is_null());
+  // Fields named first, however the message goes on.
+  EXPECT_EQ(
+      ErrorFor(absl::InvalidArgumentError("max_tokens: must be at least 1")).body["error"]["param"],
+      "max_tokens");
+  EXPECT_EQ(ErrorFor(absl::InvalidArgumentError("prompt is empty: set prompt.text"))
+                .body["error"]["param"],
+            "prompt");
+  EXPECT_EQ(ErrorFor(absl::InvalidArgumentError("params.stop[0] must be 1 to 256 bytes"))
+                .body["error"]["param"],
+            "stop[0]");
+  // Sentences about the request as a whole name no field.
+  for (const char* message :
+       {"the request body is not valid JSON", "set params.n or params.vote, not both",
+        "the prompt of 5000 tokens leaves no room"}) {
+    EXPECT_TRUE(ErrorFor(absl::InvalidArgumentError(message)).body["error"]["param"].is_null())
+        << message;
+  }
 }
 
 TEST(OpenAiProtocolTest, ChatStreamSendsTheRoleFirstAndDoneLast) {
