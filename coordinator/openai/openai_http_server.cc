@@ -56,6 +56,25 @@ struct StreamState {
   }
 };
 
+// What an error that httplib raised without a body means, for the client.
+std::string HttpErrorMessage(const httplib::Request& req, int status) {
+  switch (status) {
+    case 404:
+      return absl::StrCat("no route for ", req.method, " ", req.path,
+                          "; this server answers POST /v1/completions, POST /v1/chat/completions, "
+                          "GET /v1/models, GET /health and GET /metrics");
+    case 400:
+      return "malformed HTTP request (its request line or headers, or a POST without a "
+             "Content-Length or a chunked body)";
+    case 413:
+      return "the request body is too large";
+    case 414:
+      return "the request URI is too long";
+    default:
+      return absl::StrCat("HTTP error ", status);
+  }
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<OpenAiHttpServer>> OpenAiHttpServer::Bind(
@@ -80,6 +99,39 @@ void OpenAiHttpServer::Stop() {
 }
 
 void OpenAiHttpServer::Route() {
+  // Wrong method on a known path: 405 with Allow, as clients and proxies expect.
+  const auto method_not_allowed = [](const char* allow) {
+    return [allow](const httplib::Request& req, httplib::Response& res) {
+      res.set_header("Allow", allow);
+      SendJson(res, 405,
+               openai::ErrorBody(
+                   absl::StrCat(req.method, " is not allowed on ", req.path, " (use ", allow, ")"),
+                   "invalid_request_error", "METHOD_NOT_ALLOWED"));
+    };
+  };
+  for (const char* path : {"/v1/completions", "/v1/chat/completions"}) {
+    server_->Get(path, method_not_allowed("POST"));
+    server_->Put(path, method_not_allowed("POST"));
+    server_->Patch(path, method_not_allowed("POST"));
+    server_->Delete(path, method_not_allowed("POST"));
+  }
+  for (const char* path : {"/v1/models", "/health", "/metrics"}) {
+    server_->Post(path, method_not_allowed("GET"));
+    server_->Put(path, method_not_allowed("GET"));
+    server_->Patch(path, method_not_allowed("GET"));
+    server_->Delete(path, method_not_allowed("GET"));
+  }
+  // Every other error without a body of its own (an unknown path, a request httplib
+  // rejects before routing) gets the API's JSON error shape, saying what went wrong.
+  server_->set_error_handler(
+      httplib::Server::HandlerWithResponse([](const httplib::Request& req, httplib::Response& res) {
+        if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
+        SendJson(res, res.status,
+                 openai::ErrorBody(HttpErrorMessage(req, res.status), "invalid_request_error",
+                                   res.status == 404 ? "NOT_FOUND" : "HTTP_ERROR"));
+        return httplib::Server::HandlerResponse::Handled;
+      }));
+
   server_->Get("/health", [this](const httplib::Request&, httplib::Response& res) {
     Coordinator* c = coordinator_.load();
     const bool serving = c != nullptr && c->CanServe();
@@ -89,8 +141,9 @@ void OpenAiHttpServer::Route() {
 
   server_->Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
     if (!metrics_) {
-      res.status = 404;
-      return;
+      return SendJson(res, 404,
+                      openai::ErrorBody("this server exports no metrics", "invalid_request_error",
+                                        "NOT_FOUND"));
     }
     res.set_content(metrics_(), "text/plain; version=0.0.4");
   });

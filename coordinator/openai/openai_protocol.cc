@@ -582,13 +582,15 @@ HttpError ErrorFor(const absl::Status& status) {
         field.find_first_not_of("abcdefghijklmnopqrstuvwxyz_0123456789.[]") == std::string::npos;
     if (identifier && names_field) param = field;
   }
-  e.body = {{"object", "error"},
-            {"error",
-             {{"message", message},
-              {"type", type},
-              {"param", param},
-              {"code", absl::StatusCodeToString(status.code())}}}};
+  e.body = ErrorBody(message, type, absl::StatusCodeToString(status.code()), std::move(param));
   return e;
+}
+
+json ErrorBody(const std::string& message, const std::string& type, const std::string& code,
+               json param) {
+  return {{"object", "error"},
+          {"error",
+           {{"message", message}, {"type", type}, {"param", std::move(param)}, {"code", code}}}};
 }
 
 std::string SseEvent(const json& payload) {

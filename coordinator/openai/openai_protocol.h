@@ -78,6 +78,10 @@ struct HttpError {
 };
 HttpError ErrorFor(const absl::Status& status);
 
+// OpenAI's error body: {"object": "error", "error": {message, type, param, code}}.
+nlohmann::json ErrorBody(const std::string& message, const std::string& type,
+                         const std::string& code, nlohmann::json param = nullptr);
+
 // "data: <json>\n\n"
 std::string SseEvent(const nlohmann::json& payload);
 

@@ -87,6 +87,31 @@ TEST_F(OpenAiHttpTest, ModelsAndHealth) {
   EXPECT_EQ(m["data"][0]["object"], "model");
 }
 
+// Wrong paths and methods get OpenAI's JSON error shape, and a 405 says which method.
+TEST_F(OpenAiHttpTest, UnknownPathsAndWrongMethodsGetJsonErrors) {
+  httplib::Client client("127.0.0.1", port());
+  httplib::Result missing = client.Get("/v1/embeddings");
+  ASSERT_TRUE(missing);
+  EXPECT_EQ(missing->status, 404);
+  const json missing_body = json::parse(missing->body);
+  EXPECT_EQ(missing_body["object"], "error");
+  EXPECT_NE(missing_body["error"]["message"].get<std::string>().find("/v1/embeddings"),
+            std::string::npos)
+      << missing->body;
+
+  httplib::Result get_completions = client.Get("/v1/completions");
+  ASSERT_TRUE(get_completions);
+  EXPECT_EQ(get_completions->status, 405);
+  EXPECT_EQ(get_completions->get_header_value("Allow"), "POST");
+  EXPECT_EQ(json::parse(get_completions->body)["error"]["code"], "METHOD_NOT_ALLOWED");
+
+  httplib::Result post_models = client.Post("/v1/models", "{}", "application/json");
+  ASSERT_TRUE(post_models);
+  EXPECT_EQ(post_models->status, 405);
+  EXPECT_EQ(post_models->get_header_value("Allow"), "GET");
+  EXPECT_EQ(json::parse(post_models->body)["object"], "error");
+}
+
 // HTTP is an adapter over the gRPC path: the same greedy request gives the same text.
 TEST_F(OpenAiHttpTest, CompletionsAndChatMatchGrpc) {
   const HttpReply http = Post(port(), "/v1/completions",
