@@ -21,6 +21,10 @@ using nlohmann::json;
 // so this bounds concurrent HTTP requests (the coordinator's queue limit applies within).
 constexpr int kHttpThreads = 256;
 
+// Largest request body read: a prompt that fits any context is far smaller, and a
+// larger body would only cost memory and tokenizer time before its rejection.
+constexpr size_t kMaxBodyBytes = size_t{32} << 20;
+
 void SendJson(httplib::Response& res, int status, const json& body) {
   res.status = status;
   res.set_content(body.dump(-1, ' ', false, json::error_handler_t::replace), "application/json");
@@ -67,7 +71,7 @@ std::string HttpErrorMessage(const httplib::Request& req, int status) {
       return "malformed HTTP request (its request line or headers, or a POST without a "
              "Content-Length or a chunked body)";
     case 413:
-      return "the request body is too large";
+      return absl::StrCat("the request body is larger than ", kMaxBodyBytes >> 20, " MiB");
     case 414:
       return "the request URI is too long";
     default:
@@ -99,6 +103,7 @@ void OpenAiHttpServer::Stop() {
 }
 
 void OpenAiHttpServer::Route() {
+  server_->set_payload_max_length(kMaxBodyBytes);
   // Wrong method on a known path: 405 with Allow, as clients and proxies expect.
   const auto method_not_allowed = [](const char* allow) {
     return [allow](const httplib::Request& req, httplib::Response& res) {

@@ -110,6 +110,13 @@ TEST_F(OpenAiHttpTest, UnknownPathsAndWrongMethodsGetJsonErrors) {
   EXPECT_EQ(post_models->status, 405);
   EXPECT_EQ(post_models->get_header_value("Allow"), "GET");
   EXPECT_EQ(json::parse(post_models->body)["object"], "error");
+
+  // A body past the server's limit is refused before it is parsed or tokenized.
+  const std::string huge = json({{"prompt", std::string(33 << 20, 'a')}}).dump();
+  httplib::Result too_large = client.Post("/v1/completions", huge, "application/json");
+  ASSERT_TRUE(too_large);
+  EXPECT_EQ(too_large->status, 413);
+  EXPECT_EQ(json::parse(too_large->body)["object"], "error");
 }
 
 // HTTP is an adapter over the gRPC path: the same greedy request gives the same text.
