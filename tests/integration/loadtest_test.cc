@@ -1,5 +1,6 @@
-// `dsm loadtest` against `dsm serve --demo`: closed loop over gRPC, an open-loop rate
-// sweep over HTTP with its plot, failed requests counted by status. Every check is on
+// `dsm loadtest` against `dsm serve --demo`: closed loop over gRPC after a warm-up with
+// every request written out, a bursty open-loop rate sweep over HTTP with its plot,
+// failed requests counted by status. Every check is on
 // counts that must add up, never on how fast this machine is.
 
 #include <filesystem>
@@ -38,13 +39,27 @@ testing::ServerProcess* LoadTestTest::server_ = nullptr;
 
 TEST_F(LoadTestTest, ClosedLoopOverGrpcCountsEveryRequestAndToken) {
   ASSERT_NE(server_, nullptr);
-  const std::string report = testing::MakeTempDir("loadtest") + "/report.json";
-  testing::CommandResult r =
-      LoadTest({"--addr", server_->address(), "--requests", "24", "--concurrency", "4",
-                "--prompt_len", "uniform:4:16", "--output_len", "fixed:8", "--ignore_eos",
-                "--slo_e2e_ms", "600000", "--report_json", report});
+  const std::string dir = testing::MakeTempDir("loadtest");
+  const std::string report = dir + "/report.json";
+  testing::CommandResult r = LoadTest(
+      {"--addr", server_->address(), "--requests", "24", "--concurrency", "4", "--prompt_len",
+       "uniform:4:16", "--output_len", "fixed:8", "--ignore_eos", "--slo_e2e_ms", "600000",
+       "--warmup", "3", "--report_json", report, "--requests_jsonl", dir + "/requests.jsonl"});
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   EXPECT_NE(r.out.find("time to first token"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("warm-up: 3 requests"), std::string::npos) << r.out;
+  // One line per counted request (the warm-up's are not), adding up to the report.
+  std::ifstream lines(dir + "/requests.jsonl");
+  int requests = 0, output_tokens = 0;
+  for (std::string line; std::getline(lines, line); ++requests) {
+    const nlohmann::json request = nlohmann::json::parse(line);
+    EXPECT_EQ(request["status"], "OK") << line;
+    EXPECT_EQ(request["run"], 0) << line;
+    EXPECT_LE(request["ttft_s"].get<double>(), request["e2e_s"].get<double>()) << line;
+    output_tokens += request["output_tokens"].get<int>();
+  }
+  EXPECT_EQ(requests, 24);
+  EXPECT_EQ(output_tokens, 24 * 8);
   const nlohmann::json j = ReadJson(report);
   ASSERT_EQ(j["runs"].size(), 1u) << j.dump();
   const nlohmann::json& run = j["runs"][0];
@@ -67,11 +82,27 @@ TEST_F(LoadTestTest, OpenLoopRateSweepOverHttpWithPlot) {
   ASSERT_NE(server_, nullptr);
   ASSERT_GT(server_->http_port(), 0);
   const std::string dir = testing::MakeTempDir("loadtest-sweep");
-  testing::CommandResult r =
-      LoadTest({"--protocol", "http", "--addr", absl::StrCat("127.0.0.1:", server_->http_port()),
-                "--rate", "20,40", "--requests", "16", "--duration_s", "2", "--output_len",
-                "fixed:4", "--prompt_len", "fixed:6", "--ignore_eos", "--report_json",
-                dir + "/sweep.json", "--plot", dir + "/sweep.png"});
+  testing::CommandResult r = LoadTest({"--protocol",
+                                       "http",
+                                       "--addr",
+                                       absl::StrCat("127.0.0.1:", server_->http_port()),
+                                       "--rate",
+                                       "20,40",
+                                       "--burstiness",
+                                       "0.5",
+                                       "--requests",
+                                       "16",
+                                       "--duration_s",
+                                       "2",
+                                       "--output_len",
+                                       "fixed:4",
+                                       "--prompt_len",
+                                       "fixed:6",
+                                       "--ignore_eos",
+                                       "--report_json",
+                                       dir + "/sweep.json",
+                                       "--plot",
+                                       dir + "/sweep.png"});
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   const nlohmann::json j = ReadJson(dir + "/sweep.json");
   ASSERT_EQ(j["runs"].size(), 2u) << j.dump();
@@ -84,6 +115,7 @@ TEST_F(LoadTestTest, OpenLoopRateSweepOverHttpWithPlot) {
     EXPECT_EQ(run["prompt_tokens"], 6 * requests);
     EXPECT_EQ(run["ttft_s"]["count"], requests);
   }
+  EXPECT_EQ(j["burstiness"], 0.5);
   EXPECT_EQ(j["runs"][0]["rate"], 20.0);
   EXPECT_EQ(j["runs"][1]["rate"], 40.0);
   ASSERT_TRUE(std::filesystem::exists(dir + "/sweep.png")) << r.err;

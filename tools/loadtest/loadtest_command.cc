@@ -1,5 +1,7 @@
 #include "tools/loadtest/loadtest_command.h"
 
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <string>
@@ -39,6 +41,15 @@ ABSL_FLAG(std::string, report_json, "", "loadtest: write the figures of every ru
 ABSL_FLAG(std::string, plot, "",
           "loadtest: with a rate sweep, a PNG of latency against throughput (gnuplot)");
 ABSL_FLAG(bool, progress, true, "loadtest: a live progress line on stderr");
+ABSL_FLAG(double, burstiness, 1.0,
+          "loadtest: open loop arrival shape: 1 = Poisson, < 1 burstier, > 1 more even (gamma "
+          "gaps with the same mean)");
+ABSL_FLAG(int64_t, warmup, 0,
+          "loadtest: requests sent (closed loop) before the first run and left out of every "
+          "figure: fills the server's caches and pages");
+ABSL_FLAG(std::string, requests_jsonl, "",
+          "loadtest: write every request (run, rate, status, start, ttft, e2e, mean itl, "
+          "tokens) here, one JSON line each");
 
 namespace dsm {
 namespace {
@@ -104,7 +115,13 @@ int LoadTestMain(const LoadTestClientFlags& shared) {
   run.duration_s = absl::GetFlag(FLAGS_duration_s);
   run.seed = shared.seed + 1;
   run.progress = absl::GetFlag(FLAGS_progress);
+  run.burstiness = absl::GetFlag(FLAGS_burstiness);
+  const int64_t warmup = absl::GetFlag(FLAGS_warmup);
   if (run.concurrency < 1) return Fail("--concurrency must be >= 1");
+  if (!(run.burstiness > 0) || !std::isfinite(run.burstiness)) {
+    return Fail("--burstiness must be > 0 (1 = Poisson arrivals)");
+  }
+  if (warmup < 0) return Fail("--warmup must be >= 0");
   if (run.requests < 0 || run.duration_s < 0)
     return Fail("--requests and --duration_s must be >= 0");
   if (run.requests == 0 && run.duration_s == 0) {
@@ -145,23 +162,54 @@ int LoadTestMain(const LoadTestClientFlags& shared) {
                                         absl::GetFlag(FLAGS_slo_e2e_ms) / 1e3};
   auto make_client = [&] { return loadtest::MakeClient(client, *server); };
 
-  nlohmann::json report = {{"address", client.address},
-                           {"protocol", client.protocol},
-                           {"stream", client.stream},
-                           {"concurrency", run.concurrency},
+  nlohmann::json report = {{"address", client.address},      {"protocol", client.protocol},
+                           {"stream", client.stream},        {"concurrency", run.concurrency},
+                           {"burstiness", run.burstiness},   {"warmup_requests", warmup},
                            {"runs", nlohmann::json::array()}};
+  std::ofstream requests_out;
+  if (const std::string path = absl::GetFlag(FLAGS_requests_jsonl); !path.empty()) {
+    requests_out.open(path);
+    if (!requests_out) return Fail(absl::StrCat("--requests_jsonl: cannot write ", path));
+  }
+  if (warmup > 0) {
+    // Requests of their own (indices past any run's), so a run's prompts are not the
+    // warm-up's and find no prefix already cached.
+    RunOptions warm;
+    warm.concurrency = static_cast<int>(std::min<int64_t>(run.concurrency, warmup));
+    warm.requests = warmup;
+    warm.first_index = uint64_t{1} << 40;
+    warm.progress = false;
+    const loadtest::RunResult result = loadtest::RunLoad(warm, workload, make_client);
+    int64_t warm_failed = 0;
+    for (const loadtest::RequestRecord& r : result.records) warm_failed += r.ok() ? 0 : 1;
+    std::printf("warm-up: %lld requests in %.1f s, %lld failed (not counted)\n",
+                static_cast<long long>(warmup), result.duration_s,
+                static_cast<long long>(warm_failed));
+  }
   std::vector<std::pair<double, Summary>> sweep;
   const std::vector<double> plan = rates.empty() ? std::vector<double>{0} : rates;
   int64_t failed = 0;
   for (double rate : plan) {
     run.rate = rate;
     std::printf("%s %s at %s, %s\n", client.protocol.c_str(), client.address.c_str(),
-                rate > 0 ? absl::StrCat("open loop ", rate, " requests/s").c_str()
+                rate > 0 ? absl::StrCat("open loop ", rate, " requests/s",
+                                        run.burstiness != 1
+                                            ? absl::StrCat(" (burstiness ", run.burstiness, ")")
+                                            : "")
+                               .c_str()
                          : absl::StrCat("closed loop, ", run.concurrency, " clients").c_str(),
                 client.stream ? "streaming" : "not streaming");
     std::fflush(stdout);
     const loadtest::RunResult result = loadtest::RunLoad(run, workload, make_client);
     const Summary summary = loadtest::Summarize(result.records, result.duration_s, objectives);
+    if (requests_out.is_open()) {
+      for (const loadtest::RequestRecord& r : result.records) {
+        nlohmann::json line = loadtest::ToJson(r);
+        line["run"] = sweep.size();
+        line["rate"] = rate > 0 ? nlohmann::json(rate) : nlohmann::json(nullptr);
+        requests_out << line.dump() << "\n";
+      }
+    }
     std::printf("%s", loadtest::ToText(summary).c_str());
     nlohmann::json entry = loadtest::ToJson(summary);
     entry["rate"] = rate > 0 ? nlohmann::json(rate) : nlohmann::json(nullptr);

@@ -4,7 +4,6 @@
 #include <chrono>
 #include <cstdio>
 #include <deque>
-#include <random>
 #include <thread>
 
 #include "absl/synchronization/mutex.h"
@@ -103,7 +102,8 @@ RunResult RunLoad(const RunOptions& options, const Workload& workload,
   });
   auto send = [&](LoadClient& client, int64_t index) {
     ++in_flight;
-    state.Record(client.Send(workload.Request(static_cast<uint64_t>(index)), state.start()));
+    state.Record(client.Send(workload.Request(options.first_index + static_cast<uint64_t>(index)),
+                             state.start()));
     --in_flight;
   };
 
@@ -117,9 +117,9 @@ RunResult RunLoad(const RunOptions& options, const Workload& workload,
       });
     }
   } else {
-    // Open loop: arrivals at exponential gaps, handed to a pool of sender threads. An
-    // arrival that finds every sender busy waits (its time to first token counts from
-    // its send), which is reported as queueing by the latencies.
+    // Open loop: arrivals at gamma gaps (exponential: Poisson), handed to a pool of
+    // sender threads. An arrival that finds every sender busy waits (its time to first
+    // token counts from its send), which is reported as queueing by the latencies.
     ArrivalQueue queue;
     for (int c = 0; c < options.concurrency; ++c) {
       threads.emplace_back([&] {
@@ -127,13 +127,13 @@ RunResult RunLoad(const RunOptions& options, const Workload& workload,
         for (int64_t index; (index = queue.Pop()) >= 0;) send(*client, index);
       });
     }
-    std::mt19937_64 rng(options.seed);
-    std::exponential_distribution<double> gap(options.rate);
+    ArrivalGaps gaps(options.rate, options.burstiness, options.seed);
     Clock::time_point next = Clock::now();
     for (int64_t index; (index = state.Claim()) >= 0;) {
       std::this_thread::sleep_until(next);
       queue.Push(index);
-      next += std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(gap(rng)));
+      next +=
+          std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(gaps.Next()));
     }
     queue.Close();
   }

@@ -76,6 +76,20 @@ std::string Line(const char* name, const Distribution& d) {
 }
 }  // namespace
 
+nlohmann::json ToJson(const RequestRecord& r) {
+  double gaps = 0;
+  for (double g : r.token_gaps_s) gaps += g;
+  return {{"status", r.status},
+          {"error", r.error},
+          {"start_s", r.start_s},
+          {"ttft_s", r.ttft_s >= 0 ? nlohmann::json(r.ttft_s) : nlohmann::json(nullptr)},
+          {"e2e_s", r.e2e_s},
+          {"itl_s", r.token_gaps_s.empty() ? nlohmann::json(nullptr)
+                                           : nlohmann::json(gaps / r.token_gaps_s.size())},
+          {"prompt_tokens", r.prompt_tokens},
+          {"output_tokens", r.output_tokens}};
+}
+
 nlohmann::json ToJson(const Summary& s) {
   nlohmann::json errors = nlohmann::json::object();
   for (const auto& [status, count] : s.errors) {

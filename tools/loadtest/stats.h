@@ -55,6 +55,9 @@ Summary Summarize(const std::vector<RequestRecord>& records, double duration_s,
                   const Objectives& objectives);
 
 nlohmann::json ToJson(const Summary& s);
+// One request as a JSON object (times in seconds; ttft_s and itl_s null when the request
+// streamed no token or no gap).
+nlohmann::json ToJson(const RequestRecord& r);
 std::string ToText(const Summary& s);
 
 }  // namespace dsm::loadtest
