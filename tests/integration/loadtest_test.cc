@@ -122,6 +122,41 @@ TEST_F(LoadTestTest, OpenLoopRateSweepOverHttpWithPlot) {
   EXPECT_GT(std::filesystem::file_size(dir + "/sweep.png"), 1000u);
 }
 
+// The chat endpoint over HTTP with a ShareGPT file: each conversation's first human
+// turn goes through the server's chat template, and the counts add up.
+TEST_F(LoadTestTest, ChatEndpointOverHttpWithShareGptPrompts) {
+  ASSERT_NE(server_, nullptr);
+  ASSERT_GT(server_->http_port(), 0);
+  const std::string dir = testing::MakeTempDir("loadtest-chat");
+  std::ofstream(dir + "/sharegpt.json") << R"([
+    {"conversations": [{"from": "human", "value": "Once upon a time"},
+                       {"from": "gpt", "value": "there was a cat"}]},
+    {"conversations": [{"from": "gpt", "value": "no human turn"}]},
+    {"conversations": [{"from": "human", "value": "Tell me a story"}]}])";
+  testing::CommandResult r =
+      LoadTest({"--protocol", "http", "--addr", absl::StrCat("127.0.0.1:", server_->http_port()),
+                "--endpoint", "chat", "--prompts", dir + "/sharegpt.json", "--requests", "6",
+                "--concurrency", "3", "--output_len", "fixed:5", "--ignore_eos", "--report_json",
+                dir + "/chat.json"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  const nlohmann::json j = ReadJson(dir + "/chat.json");
+  ASSERT_FALSE(j.is_discarded()) << r.out << r.err;
+  EXPECT_EQ(j["endpoint"], "chat");
+  const nlohmann::json& run = j["runs"][0];
+  EXPECT_EQ(run["requests"], 6);
+  EXPECT_EQ(run["succeeded"], 6);
+  EXPECT_EQ(run["output_tokens"], 6 * 5);
+  EXPECT_EQ(run["ttft_s"]["count"], 6);
+  // The template wraps each prompt: more prompt tokens than the bare texts' bytes.
+  EXPECT_GT(run["prompt_tokens"].get<int>(), 6 * 15);
+
+  // Token-id prompts cannot go to the chat endpoint: refused before sending.
+  testing::CommandResult synthetic =
+      LoadTest({"--addr", server_->address(), "--endpoint", "chat", "--requests", "2"});
+  EXPECT_EQ(synthetic.exit_code, 2);
+  EXPECT_NE(synthetic.err.find("--endpoint chat sends text"), std::string::npos) << synthetic.err;
+}
+
 TEST_F(LoadTestTest, FailedRequestsAreCountedByStatusAndExitNonZero) {
   ASSERT_NE(server_, nullptr);
   const std::string report = testing::MakeTempDir("loadtest-errors") + "/report.json";

@@ -1,7 +1,10 @@
-// The load generator's arithmetic: arrival gaps (rate and burstiness), length
-// distributions, deterministic synthetic prompts and per-request records.
+// The load generator's arithmetic and inputs: arrival gaps (rate and burstiness),
+// length distributions, deterministic synthetic prompts, prompt files (JSONL and
+// ShareGPT) and per-request records.
 
 #include <cmath>
+#include <fstream>
+#include <string>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -75,6 +78,58 @@ TEST(WorkloadTest, SyntheticRequestsDependOnlyOnSeedAndIndex) {
   }
   // The warm-up's indices (from 2^40) draw other prompts than a run's first ones.
   EXPECT_NE(a.Request(0).token_ids, a.Request(uint64_t{1} << 40).token_ids);
+}
+
+std::string WriteFile(const std::string& name, const std::string& text) {
+  const std::string path = ::testing::TempDir() + "/" + name;
+  std::ofstream(path) << text;
+  return path;
+}
+
+TEST(WorkloadTest, ShareGptFilesGiveEachConversationsFirstHumanTurn) {
+  const std::string path = WriteFile("sharegpt.json", R"([
+    {"conversations": [{"from": "human", "value": "first"}, {"from": "gpt", "value": "r"}]},
+    {"conversations": [{"from": "gpt", "value": "no human turn: skipped"}]},
+    {"id": "x"},
+    {"conversations": [{"from": "system", "value": "s"}, {"from": "user", "value": "second"}]}
+  ])");
+  absl::StatusOr<Workload> w =
+      Workload::FromFile(path, *LengthDistribution::Parse("fixed:7"), /*seed=*/1);
+  ASSERT_TRUE(w.ok()) << w.status();
+  EXPECT_EQ(w->Request(0).text, "first");
+  EXPECT_EQ(w->Request(1).text, "second");
+  EXPECT_EQ(w->Request(2).text, "first");  // the file repeats in order
+  EXPECT_EQ(w->Request(1).max_tokens, 7);
+  EXPECT_FALSE(w->has_messages());
+  EXPECT_FALSE(Workload::FromFile(WriteFile("none.json", R"([{"id": 1}])"),
+                                  *LengthDistribution::Parse("fixed:7"), 1)
+                   .ok());
+}
+
+TEST(WorkloadTest, JsonlLinesCarryTextTokenIdsOrMessages) {
+  const std::string path =
+      WriteFile("prompts.jsonl",
+                "{\"prompt\": \"a\", \"max_tokens\": 3}\n"
+                "\n"
+                "{\"prompt_token_ids\": [5, 6]}\n"
+                "{\"messages\": [{\"role\": \"user\", \"content\": \"b\"}]}\n");
+  absl::StatusOr<Workload> w =
+      Workload::FromFile(path, *LengthDistribution::Parse("fixed:9"), /*seed=*/1);
+  ASSERT_TRUE(w.ok()) << w.status();
+  EXPECT_EQ(w->Request(0).text, "a");
+  EXPECT_EQ(w->Request(0).max_tokens, 3);
+  EXPECT_EQ(w->Request(1).token_ids, (std::vector<int32_t>{5, 6}));
+  EXPECT_EQ(w->Request(1).max_tokens, 9);
+  ASSERT_EQ(w->Request(2).messages.size(), 1u);
+  EXPECT_EQ(w->Request(2).messages[0].content, "b");
+  EXPECT_TRUE(w->has_messages());
+  EXPECT_TRUE(w->has_token_ids());
+  // Errors name the file and line.
+  absl::StatusOr<Workload> bad =
+      Workload::FromFile(WriteFile("bad.jsonl", "{\"prompt\": \"a\"}\n{\"messages\": [{}]}\n"),
+                         *LengthDistribution::Parse("fixed:9"), 1);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("bad.jsonl:2:"), std::string::npos) << bad.status();
 }
 
 TEST(RequestRecordTest, JsonHasNullsWhereNothingStreamed) {

@@ -21,6 +21,12 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+// The conversation a chat request sends: the spec's own, or its text as one user turn.
+std::vector<ChatTurn> ChatTurns(const RequestSpec& spec) {
+  if (!spec.messages.empty()) return spec.messages;
+  return {ChatTurn{"user", spec.text}};
+}
+
 // Records chunk arrival times: the first gives the time to first token, the others the
 // gaps between chunks.
 class ChunkClock {
@@ -48,16 +54,25 @@ class GrpcClient : public LoadClient {
   }
 
   RequestRecord Send(const RequestSpec& spec, Clock::time_point run_start) override {
+    const bool chat = options_.endpoint == "chat";
     v1::GenerateRequest request;
-    if (spec.token_ids.empty()) {
+    v1::ChatRequest chat_request;
+    v1::GenerationParams* params = chat ? chat_request.mutable_params() : request.mutable_params();
+    if (chat) {
+      for (const ChatTurn& turn : ChatTurns(spec)) {
+        v1::ChatMessage* m = chat_request.add_messages();
+        m->set_role(turn.role);
+        m->set_content(turn.content);
+      }
+    } else if (spec.token_ids.empty()) {
       request.set_text(spec.text);
     } else {
       request.mutable_token_ids()->mutable_ids()->Assign(spec.token_ids.begin(),
                                                          spec.token_ids.end());
     }
-    request.mutable_params()->set_max_tokens(spec.max_tokens);
-    request.mutable_params()->set_ignore_eos(options_.ignore_eos);
-    request.mutable_params()->set_temperature(static_cast<float>(options_.temperature));
+    params->set_max_tokens(spec.max_tokens);
+    params->set_ignore_eos(options_.ignore_eos);
+    params->set_temperature(static_cast<float>(options_.temperature));
     RequestRecord r;
     grpc::ClientContext context;
     context.set_deadline(std::chrono::system_clock::now() +
@@ -67,7 +82,8 @@ class GrpcClient : public LoadClient {
     grpc::Status status;
     if (options_.stream) {
       ChunkClock clock(sent);
-      auto reader = stub_->GenerateStream(&context, request);
+      auto reader = chat ? stub_->ChatStream(&context, chat_request)
+                         : stub_->GenerateStream(&context, request);
       v1::GenerateStreamResponse chunk;
       while (reader->Read(&chunk)) {
         if (chunk.token_ids_size() > 0) {
@@ -79,7 +95,8 @@ class GrpcClient : public LoadClient {
       status = reader->Finish();
     } else {
       v1::GenerateResponse response;
-      status = stub_->Generate(&context, request, &response);
+      status = chat ? stub_->Chat(&context, chat_request, &response)
+                    : stub_->Generate(&context, request, &response);
       r.prompt_tokens = response.usage().prompt_tokens();
       r.output_tokens = response.usage().completion_tokens();
     }
@@ -109,12 +126,18 @@ class HttpClient : public LoadClient {
   }
 
   RequestRecord Send(const RequestSpec& spec, Clock::time_point run_start) override {
+    const bool chat = options_.endpoint == "chat";
     nlohmann::json body = {{"model", server_.model},
                            {"max_tokens", spec.max_tokens},
                            {"temperature", options_.temperature},
                            {"ignore_eos", options_.ignore_eos},
                            {"stream", options_.stream}};
-    if (spec.token_ids.empty()) {
+    if (chat) {
+      body["messages"] = nlohmann::json::array();
+      for (const ChatTurn& turn : ChatTurns(spec)) {
+        body["messages"].push_back({{"role", turn.role}, {"content", turn.content}});
+      }
+    } else if (spec.token_ids.empty()) {
       body["prompt"] = spec.text;
     } else {
       body["prompt"] = spec.token_ids;
@@ -129,9 +152,15 @@ class HttpClient : public LoadClient {
       if (data == "[DONE]") return;
       const nlohmann::json j = nlohmann::json::parse(data.begin(), data.end(), nullptr, false);
       if (j.is_discarded()) return;
-      if (j.contains("choices") && !j["choices"].empty() &&
-          !j["choices"][0].value("text", std::string()).empty()) {
-        clock.Chunk(r);
+      if (j.contains("choices") && !j["choices"].empty() && j["choices"][0].is_object()) {
+        // Completions stream "text"; chat streams "delta": {"content": ...}.
+        const nlohmann::json& choice = j["choices"][0];
+        const bool has_text = chat ? choice.contains("delta") && choice["delta"].is_object() &&
+                                         choice["delta"].contains("content") &&
+                                         choice["delta"]["content"].is_string() &&
+                                         !choice["delta"]["content"].get<std::string>().empty()
+                                   : !choice.value("text", std::string()).empty();
+        if (has_text) clock.Chunk(r);
       }
       if (j.contains("usage") && j["usage"].is_object()) {
         r.prompt_tokens = j["usage"].value("prompt_tokens", 0);
@@ -140,7 +169,7 @@ class HttpClient : public LoadClient {
     };
     httplib::Request request;
     request.method = "POST";
-    request.path = "/v1/completions";
+    request.path = chat ? "/v1/chat/completions" : "/v1/completions";
     request.body = body.dump();
     request.set_header("Content-Type", "application/json");
     request.content_receiver = [&](const char* data, size_t length, uint64_t, uint64_t) {

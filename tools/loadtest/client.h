@@ -1,7 +1,7 @@
 #pragma once
 // Sends one request to the server under test and records what happened. One client per
-// load-test thread; implementations for gRPC (GenerateStream) and for the OpenAI HTTP
-// API (/v1/completions, streamed as server-sent events).
+// load-test thread; implementations for gRPC (GenerateStream, ChatStream) and for the
+// OpenAI HTTP API (/v1/completions, /v1/chat/completions, streamed as server-sent events).
 
 #include <chrono>
 #include <memory>
@@ -28,11 +28,14 @@ class LoadClient {
 
 struct ClientOptions {
   std::string protocol = "grpc";  // or "http"
-  std::string address;            // host:port
-  bool stream = true;             // false: one reply at the end (no ttft / itl)
-  double temperature = 0;         // 0 = greedy
-  bool ignore_eos = true;         // generate exactly max_tokens
-  double timeout_s = 600;         // per request
+  // "completions" (gRPC Generate, HTTP /v1/completions) or "chat" (gRPC Chat, HTTP
+  // /v1/chat/completions: the server's chat template applies).
+  std::string endpoint = "completions";
+  std::string address;     // host:port
+  bool stream = true;      // false: one reply at the end (no ttft / itl)
+  double temperature = 0;  // 0 = greedy
+  bool ignore_eos = true;  // generate exactly max_tokens
+  double timeout_s = 600;  // per request
 };
 
 // Asks the server for its vocabulary size and model name (fails with a clear status

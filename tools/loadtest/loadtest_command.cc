@@ -19,6 +19,9 @@
 
 ABSL_FLAG(std::string, protocol, "grpc",
           "loadtest: grpc (dsm.v1.Inference) or http (OpenAI /v1/completions)");
+ABSL_FLAG(std::string, endpoint, "completions",
+          "loadtest: completions (gRPC Generate, HTTP /v1/completions) or chat (gRPC Chat, HTTP "
+          "/v1/chat/completions; text or messages prompts from --prompts)");
 ABSL_FLAG(int, concurrency, 8,
           "loadtest: closed loop: concurrent clients; open loop: most requests in flight");
 ABSL_FLAG(std::string, rate, "",
@@ -27,8 +30,9 @@ ABSL_FLAG(std::string, rate, "",
 ABSL_FLAG(int64_t, requests, 0, "loadtest: requests per run (0 = until --duration_s)");
 ABSL_FLAG(double, duration_s, 0, "loadtest: seconds per run (0 = until --requests)");
 ABSL_FLAG(std::string, prompts, "",
-          "loadtest: JSONL prompt file ({\"prompt\": text} or {\"prompt_token_ids\": [..]}, "
-          "optional max_tokens); default synthetic token-id prompts");
+          "loadtest: JSONL prompt file ({\"prompt\": text}, {\"prompt_token_ids\": [..]} or "
+          "{\"messages\": [..]}, optional max_tokens) or a ShareGPT JSON array (first human "
+          "turns); default synthetic token-id prompts");
 ABSL_FLAG(std::string, prompt_len, "fixed:128",
           "loadtest: synthetic prompt length: fixed:N, uniform:MIN:MAX, normal:MEAN:SD[:MIN:MAX]");
 ABSL_FLAG(std::string, output_len, "fixed:128",
@@ -105,6 +109,11 @@ int LoadTestMain(const LoadTestClientFlags& shared) {
                    : client.protocol == "http" ? "127.0.0.1:8000"
                                                : "127.0.0.1:50051";
   client.stream = absl::GetFlag(FLAGS_stream);
+  client.endpoint = absl::GetFlag(FLAGS_endpoint);
+  if (client.endpoint != "completions" && client.endpoint != "chat") {
+    return Fail(
+        absl::StrCat("--endpoint must be completions or chat, got '", client.endpoint, "'"));
+  }
   client.temperature = shared.temperature;
   client.ignore_eos = shared.ignore_eos;
   if (shared.timeout_s > 0) client.timeout_s = shared.timeout_s;
@@ -148,10 +157,19 @@ int LoadTestMain(const LoadTestClientFlags& shared) {
   if (!server.ok()) return Fail(std::string(server.status().message()));
   Workload workload;
   if (const std::string path = absl::GetFlag(FLAGS_prompts); !path.empty()) {
-    absl::StatusOr<Workload> w = Workload::FromJsonl(path, *output_len, shared.seed);
+    absl::StatusOr<Workload> w = Workload::FromFile(path, *output_len, shared.seed);
     if (!w.ok()) return Fail(std::string(w.status().message()));
     workload = *std::move(w);
+    if (client.endpoint == "chat" && workload.has_token_ids()) {
+      return Fail(absl::StrCat(path, ": --endpoint chat sends text; it has token-id prompts"));
+    }
+    if (client.endpoint == "completions" && workload.has_messages()) {
+      return Fail(absl::StrCat(path, ": \"messages\" prompts need --endpoint chat"));
+    }
   } else {
+    if (client.endpoint == "chat") {
+      return Fail("--endpoint chat sends text: give --prompts FILE (text, messages or ShareGPT)");
+    }
     if (server->vocab_size <= 0) {
       return Fail("the server did not report its vocabulary size; use --prompts FILE");
     }
@@ -163,9 +181,9 @@ int LoadTestMain(const LoadTestClientFlags& shared) {
   auto make_client = [&] { return loadtest::MakeClient(client, *server); };
 
   nlohmann::json report = {{"address", client.address},      {"protocol", client.protocol},
-                           {"stream", client.stream},        {"concurrency", run.concurrency},
-                           {"burstiness", run.burstiness},   {"warmup_requests", warmup},
-                           {"runs", nlohmann::json::array()}};
+                           {"endpoint", client.endpoint},    {"stream", client.stream},
+                           {"concurrency", run.concurrency}, {"burstiness", run.burstiness},
+                           {"warmup_requests", warmup},      {"runs", nlohmann::json::array()}};
   std::ofstream requests_out;
   if (const std::string path = absl::GetFlag(FLAGS_requests_jsonl); !path.empty()) {
     requests_out.open(path);
@@ -191,7 +209,8 @@ int LoadTestMain(const LoadTestClientFlags& shared) {
   int64_t failed = 0;
   for (double rate : plan) {
     run.rate = rate;
-    std::printf("%s %s at %s, %s\n", client.protocol.c_str(), client.address.c_str(),
+    std::printf("%s %s %s at %s, %s\n", client.protocol.c_str(), client.address.c_str(),
+                client.endpoint.c_str(),
                 rate > 0 ? absl::StrCat("open loop ", rate, " requests/s",
                                         run.burstiness != 1
                                             ? absl::StrCat(" (burstiness ", run.burstiness, ")")

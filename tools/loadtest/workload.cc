@@ -1,8 +1,11 @@
 #include "tools/loadtest/workload.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <fstream>
+#include <functional>
+#include <optional>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -64,45 +67,108 @@ int LengthDistribution::Draw(std::mt19937_64& rng) const {
   return 1;
 }
 
-absl::StatusOr<Workload> Workload::FromJsonl(const std::string& path, LengthDistribution output,
-                                             uint64_t seed) {
+namespace {
+
+using nlohmann::json;
+
+// One JSONL request; `bad` names the line in errors.
+absl::StatusOr<RequestSpec> ParseRequestLine(const json& j, const LengthDistribution& output,
+                                             std::mt19937_64& rng,
+                                             const std::function<absl::Status(std::string)>& bad) {
+  if (!j.is_object()) return bad("not a JSON object");
+  RequestSpec r;
+  if (j.contains("prompt") && j["prompt"].is_string()) {
+    r.text = j["prompt"].get<std::string>();
+  } else if (j.contains("prompt_token_ids") && j["prompt_token_ids"].is_array()) {
+    for (const auto& id : j["prompt_token_ids"]) {
+      if (!id.is_number_integer()) return bad("prompt_token_ids must be integers");
+      r.token_ids.push_back(id.get<int32_t>());
+    }
+  } else if (j.contains("messages") && j["messages"].is_array() && !j["messages"].empty()) {
+    for (const auto& m : j["messages"]) {
+      if (!m.is_object() || !m.contains("role") || !m["role"].is_string() ||
+          !m.contains("content") || !m["content"].is_string()) {
+        return bad("each message needs a string \"role\" and a string \"content\"");
+      }
+      r.messages.push_back({m["role"].get<std::string>(), m["content"].get<std::string>()});
+    }
+  } else {
+    return bad(
+        "needs \"prompt\" (a string), \"prompt_token_ids\" (integers) or \"messages\" "
+        "(a non-empty list)");
+  }
+  if (j.contains("max_tokens")) {
+    if (!j["max_tokens"].is_number_integer() || j["max_tokens"].get<int>() < 1) {
+      return bad("max_tokens must be an integer >= 1");
+    }
+    r.max_tokens = j["max_tokens"].get<int>();
+  } else {
+    r.max_tokens = output.Draw(rng);
+  }
+  return r;
+}
+
+// The first human turn of a ShareGPT entry, if it has one.
+std::optional<std::string> FirstHumanTurn(const json& entry) {
+  if (!entry.is_object() || !entry.contains("conversations") ||
+      !entry["conversations"].is_array()) {
+    return std::nullopt;
+  }
+  for (const json& turn : entry["conversations"]) {
+    if (!turn.is_object() || !turn.contains("value") || !turn["value"].is_string()) continue;
+    const std::string from = turn.value("from", "");
+    if (from == "human" || from == "user") {
+      std::string value = turn["value"].get<std::string>();
+      if (!value.empty()) return value;
+    }
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+absl::StatusOr<Workload> Workload::FromFile(const std::string& path, LengthDistribution output,
+                                            uint64_t seed) {
   std::ifstream in(path);
   if (!in) return absl::NotFoundError(absl::StrCat("cannot open the prompt file ", path));
   Workload w;
   w.output_ = output;
   w.seed_ = seed;
   std::mt19937_64 rng(seed);
-  std::string line;
-  for (int number = 1; std::getline(in, line); ++number) {
-    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-    const nlohmann::json j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
-    auto bad = [&](const std::string& why) {
-      return absl::InvalidArgumentError(absl::StrCat(path, ":", number, ": ", why));
-    };
-    if (j.is_discarded() || !j.is_object()) return bad("not a JSON object");
-    RequestSpec r;
-    if (j.contains("prompt") && j["prompt"].is_string()) {
-      r.text = j["prompt"].get<std::string>();
-    } else if (j.contains("prompt_token_ids") && j["prompt_token_ids"].is_array()) {
-      for (const auto& id : j["prompt_token_ids"]) {
-        if (!id.is_number_integer()) return bad("prompt_token_ids must be integers");
-        r.token_ids.push_back(id.get<int32_t>());
-      }
-    } else {
-      return bad("needs \"prompt\" (a string) or \"prompt_token_ids\" (integers)");
+  // A file whose first non-blank character opens an array is ShareGPT JSON.
+  char first = 0;
+  while (in.get(first) && std::isspace(static_cast<unsigned char>(first))) {
+  }
+  in.seekg(0);
+  if (first == '[') {
+    const json all = json::parse(in, nullptr, /*allow_exceptions=*/false);
+    if (all.is_discarded() || !all.is_array()) {
+      return absl::InvalidArgumentError(absl::StrCat(path, ": not valid JSON (a ShareGPT array)"));
     }
-    if (j.contains("max_tokens")) {
-      if (!j["max_tokens"].is_number_integer() || j["max_tokens"].get<int>() < 1) {
-        return bad("max_tokens must be an integer >= 1");
-      }
-      r.max_tokens = j["max_tokens"].get<int>();
-    } else {
-      r.max_tokens = output.Draw(rng);
+    for (const json& entry : all) {
+      std::optional<std::string> prompt = FirstHumanTurn(entry);
+      if (!prompt) continue;
+      w.file_requests_.push_back(RequestSpec{*std::move(prompt), {}, {}, output.Draw(rng)});
     }
-    w.file_requests_.push_back(std::move(r));
+  } else {
+    std::string line;
+    for (int number = 1; std::getline(in, line); ++number) {
+      if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+      auto bad = [&](const std::string& why) {
+        return absl::InvalidArgumentError(absl::StrCat(path, ":", number, ": ", why));
+      };
+      absl::StatusOr<RequestSpec> r = ParseRequestLine(
+          json::parse(line, nullptr, /*allow_exceptions=*/false), output, rng, bad);
+      if (!r.ok()) return r.status();
+      w.file_requests_.push_back(*std::move(r));
+    }
   }
   if (w.file_requests_.empty()) {
     return absl::InvalidArgumentError(absl::StrCat("the prompt file ", path, " holds no prompt"));
+  }
+  for (const RequestSpec& r : w.file_requests_) {
+    w.has_messages_ = w.has_messages_ || !r.messages.empty();
+    w.has_token_ids_ = w.has_token_ids_ || !r.token_ids.empty();
   }
   return w;
 }

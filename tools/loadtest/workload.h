@@ -24,18 +24,28 @@ struct LengthDistribution {
   int Draw(std::mt19937_64& rng) const;
 };
 
+struct ChatTurn {
+  std::string role;  // system, user or assistant
+  std::string content;
+};
+
 struct RequestSpec {
   std::string text;                // a text prompt, or
-  std::vector<int32_t> token_ids;  // a token-id prompt
+  std::vector<int32_t> token_ids;  // a token-id prompt, or
+  std::vector<ChatTurn> messages;  // a conversation (the chat endpoint only)
   int max_tokens = 0;
 };
 
 class Workload {
  public:
-  // JSONL lines: {"prompt": "..."} or {"prompt_token_ids": [..]}, optional "max_tokens"
-  // (else drawn from `output`). Errors name the line.
-  static absl::StatusOr<Workload> FromJsonl(const std::string& path, LengthDistribution output,
-                                            uint64_t seed);
+  // A prompt file, either JSONL, one request per line: {"prompt": "..."},
+  // {"prompt_token_ids": [..]} or {"messages": [{"role": .., "content": ..}, ..]}, with
+  // an optional "max_tokens" (else drawn from `output`); or a ShareGPT JSON array
+  // ([{"conversations": [{"from": "human", "value": ..}, ..]}, ..], the format of
+  // vLLM's serving benchmark), each conversation's first human turn a prompt, entries
+  // without one skipped. Errors name the line or entry.
+  static absl::StatusOr<Workload> FromFile(const std::string& path, LengthDistribution output,
+                                           uint64_t seed);
   // Random token ids below `vocab` (ids 0-2 avoided: often special tokens).
   static Workload Synthetic(LengthDistribution prompt, LengthDistribution output, int vocab,
                             uint64_t seed);
@@ -43,9 +53,14 @@ class Workload {
   // The i-th request (file prompts repeat in order; synthetic ones are drawn from i).
   RequestSpec Request(uint64_t index) const;
 
+  bool synthetic() const { return synthetic_; }
+  // Whether some file request is a conversation, a text prompt or token ids.
+  bool has_messages() const { return has_messages_; }
+  bool has_token_ids() const { return has_token_ids_; }
+
  private:
   std::vector<RequestSpec> file_requests_;
-  bool synthetic_ = false;
+  bool synthetic_ = false, has_messages_ = false, has_token_ids_ = false;
   LengthDistribution prompt_, output_;
   int vocab_ = 0;
   uint64_t seed_ = 0;
