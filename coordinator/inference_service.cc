@@ -1,11 +1,25 @@
 #include "coordinator/inference_service.h"
 
 #include "absl/strings/str_cat.h"
+#include "common/api_key.h"
 #include "common/grpc_status.h"
 
 namespace dsm {
 
-absl::StatusOr<Coordinator*> InferenceService::Ready() const {
+absl::StatusOr<Coordinator*> InferenceService::Ready(const grpc::ServerContext* context) const {
+  if (!api_key_.empty()) {
+    const auto& metadata = context->client_metadata();
+    const auto it = metadata.find("authorization");
+    const absl::string_view sent = it == metadata.end()
+                                       ? absl::string_view()
+                                       : absl::string_view(it->second.data(), it->second.size());
+    if (!BearerTokenMatches(sent, api_key_)) {
+      return absl::UnauthenticatedError(
+          it == metadata.end()
+              ? "this server needs an API key: send the metadata authorization: Bearer <key>"
+              : "the API key in the authorization metadata is not this server's");
+    }
+  }
   Coordinator* c = coordinator_.load();
   if (c == nullptr) {
     return absl::UnavailableError("server is starting: the model is still loading");
@@ -13,9 +27,10 @@ absl::StatusOr<Coordinator*> InferenceService::Ready() const {
   return c;
 }
 
-// Binds `c` to the ready coordinator or returns UNAVAILABLE from the handler.
+// Binds `c` to the ready coordinator or returns UNAUTHENTICATED or UNAVAILABLE from the
+// handler (`context` is the call's).
 #define DSM_COORDINATOR_OR_RETURN(c)                      \
-  absl::StatusOr<Coordinator*> c##_or = Ready();          \
+  absl::StatusOr<Coordinator*> c##_or = Ready(context);   \
   if (!c##_or.ok()) return ToGrpcStatus(c##_or.status()); \
   Coordinator* c = *c##_or
 
@@ -72,7 +87,8 @@ grpc::Status InferenceService::ChatStream(grpc::ServerContext* context,
              writer);
 }
 
-grpc::Status InferenceService::Tokenize(grpc::ServerContext*, const v1::TokenizeRequest* request,
+grpc::Status InferenceService::Tokenize(grpc::ServerContext* context,
+                                        const v1::TokenizeRequest* request,
                                         v1::TokenizeResponse* response) {
   DSM_COORDINATOR_OR_RETURN(coordinator);
   const TokenizerFiles* text = coordinator->text();
@@ -90,7 +106,7 @@ grpc::Status InferenceService::Tokenize(grpc::ServerContext*, const v1::Tokenize
   return grpc::Status::OK;
 }
 
-grpc::Status InferenceService::Detokenize(grpc::ServerContext*,
+grpc::Status InferenceService::Detokenize(grpc::ServerContext* context,
                                           const v1::DetokenizeRequest* request,
                                           v1::DetokenizeResponse* response) {
   DSM_COORDINATOR_OR_RETURN(coordinator);
@@ -110,7 +126,8 @@ grpc::Status InferenceService::Detokenize(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status InferenceService::GetModelInfo(grpc::ServerContext*, const v1::GetModelInfoRequest*,
+grpc::Status InferenceService::GetModelInfo(grpc::ServerContext* context,
+                                            const v1::GetModelInfoRequest*,
                                             v1::ModelInfo* response) {
   DSM_COORDINATOR_OR_RETURN(coordinator);
   *response = coordinator->Info();

@@ -2,6 +2,7 @@
 // The public dsm.v1.Inference gRPC service over a Coordinator.
 
 #include <atomic>
+#include <string>
 
 #include "coordinator/coordinator.h"
 #include "dsm/v1/inference.grpc.pb.h"
@@ -15,6 +16,10 @@ class InferenceService final : public v1::Inference::Service {
   // The server listens before the model is loaded; until this is called every call
   // answers UNAVAILABLE "server is starting".
   void SetCoordinator(Coordinator* coordinator) { coordinator_.store(coordinator); }
+
+  // With a key, every call must carry the metadata "authorization: Bearer <key>" or gets
+  // UNAUTHENTICATED. Set before the server starts.
+  void SetApiKey(std::string key) { api_key_ = std::move(key); }
 
   grpc::Status Generate(grpc::ServerContext* context, const v1::GenerateRequest* request,
                         v1::GenerateResponse* response) override;
@@ -36,10 +41,12 @@ class InferenceService final : public v1::Inference::Service {
                    v1::GenerateResponse* response,
                    grpc::ServerWriter<v1::GenerateStreamResponse>* writer);
 
-  // The coordinator, or UNAVAILABLE while the server is still loading.
-  absl::StatusOr<Coordinator*> Ready() const;
+  // The coordinator, or UNAUTHENTICATED without the API key, or UNAVAILABLE while the
+  // server is still loading.
+  absl::StatusOr<Coordinator*> Ready(const grpc::ServerContext* context) const;
 
   std::atomic<Coordinator*> coordinator_;
+  std::string api_key_;
 };
 
 }  // namespace dsm

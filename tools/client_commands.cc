@@ -6,6 +6,7 @@
 #include <iostream>
 
 #include "absl/strings/str_cat.h"
+#include "common/api_key.h"
 #include "common/grpc_status.h"
 #include "dsm/v1/inference.grpc.pb.h"
 #include "nlohmann/json.hpp"
@@ -18,7 +19,11 @@ std::unique_ptr<v1::Inference::Stub> Connect(const ClientOptions& options) {
       grpc::CreateChannel(options.address, grpc::InsecureChannelCredentials()));
 }
 
+// The deadline and the API key of every call.
 void SetDeadline(const ClientOptions& options, grpc::ClientContext& context) {
+  if (!options.api_key.empty()) {
+    context.AddMetadata("authorization", BearerAuthorization(options.api_key));
+  }
   if (options.timeout_s > 0) {
     context.set_deadline(std::chrono::system_clock::now() +
                          std::chrono::milliseconds(static_cast<int64_t>(options.timeout_s * 1000)));

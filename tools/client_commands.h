@@ -14,6 +14,7 @@ struct ClientOptions {
   std::string address = "127.0.0.1:50051";
   bool json = false;     // machine-readable output
   double timeout_s = 0;  // 0 = no deadline
+  std::string api_key;   // sent as "authorization: Bearer <key>" when set
   v1::GenerationParams params;
 };
 

@@ -21,7 +21,7 @@ struct CommandSpec {
 const std::vector<const char*> kSamplingFlags = {
     "max_tokens",       "temperature",       "top_k", "top_p",      "min_p",   "repetition_penalty",
     "presence_penalty", "frequency_penalty", "seed",  "ignore_eos", "logprobs"};
-const std::vector<const char*> kClientFlags = {"addr", "stop", "n", "json", "timeout_s"};
+const std::vector<const char*> kClientFlags = {"addr", "stop", "n", "json", "timeout_s", "api_key"};
 
 // What `dsm serve` and `dsm coordinator` share: listening, the backend, scheduling,
 // timeouts, drain and logs (workers' own flags are serve's alone).
@@ -44,7 +44,8 @@ const std::vector<const char*> kServingFlags = {"host",
                                                 "step_timeout_per_token_s",
                                                 "restart_backoff_max_s",
                                                 "drain_timeout_s",
-                                                "log_format"};
+                                                "log_format",
+                                                "api_key"};
 
 std::vector<const char*> Join(std::vector<const char*> a, const std::vector<const char*>& b) {
   a.insert(a.end(), b.begin(), b.end());
@@ -72,15 +73,17 @@ const std::vector<CommandSpec>& Commands() {
        "load-test a running server (gRPC or OpenAI HTTP): closed loop or Poisson/bursty arrivals",
        "dsm loadtest [--addr HOST:PORT] [--protocol grpc|http] (--requests N | --duration_s S) "
        "[--concurrency C] [--rate R[,R2,...]] [--prompts FILE | --prompt_len D] [--output_len D]",
-       {"addr",    "protocol",   "concurrency", "rate",       "requests",       "duration_s",
-        "prompts", "prompt_len", "output_len",  "stream",     "temperature",    "ignore_eos",
-        "seed",    "timeout_s",  "slo_ttft_ms", "slo_itl_ms", "slo_e2e_ms",     "report_json",
-        "plot",    "progress",   "burstiness",  "warmup",     "requests_jsonl", "endpoint"}},
+       {"addr",    "protocol",     "concurrency", "rate",       "requests",       "duration_s",
+        "prompts", "prompt_len",   "output_len",  "stream",     "temperature",    "ignore_eos",
+        "seed",    "timeout_s",    "slo_ttft_ms", "slo_itl_ms", "slo_e2e_ms",     "report_json",
+        "plot",    "progress",     "burstiness",  "warmup",     "requests_jsonl", "endpoint",
+        "api_key", "request_model"}},
       {"eval",
        "score math answers: a problem set against a running server, or prepared completions",
        "dsm eval --score-only FILE.jsonl | dsm eval [--addr HOST:PORT] --data FILE.jsonl [flags]",
        {"score_only", "addr", "data", "template", "vote", "early_stop", "vote_confidence",
-        "concurrency", "temperature", "seed", "max_tokens", "timeout_s", "output", "limit"}},
+        "concurrency", "temperature", "seed", "max_tokens", "timeout_s", "output", "limit",
+        "api_key"}},
       {"chat", "interactive, streaming chat against a running server",
        "dsm chat [--addr HOST:PORT] [--system TEXT] [flags]",
        Join(Join({"system"}, kSamplingFlags), kClientFlags)},
@@ -93,7 +96,7 @@ const std::vector<CommandSpec>& Commands() {
       {"tokenize",
        "text <-> token ids, JSONL on stdin (offline, or against a server)",
        "dsm tokenize --model DIR | --addr HOST:PORT [--decode] < lines.jsonl",
-       {"model", "addr", "decode", "add_special_tokens", "skip_special_tokens"}},
+       {"model", "addr", "decode", "add_special_tokens", "skip_special_tokens", "api_key"}},
       {"make-model",
        "write a random LLaMA checkpoint (tests, benchmarks)",
        "dsm make-model --out DIR [--layers N --hidden N --heads N --kv-heads N ...]",

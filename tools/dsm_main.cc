@@ -20,6 +20,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "common/api_key.h"
 #include "coordinator/local_worker_group.h"
 #include "tools/client_commands.h"
 #include "tools/command_help.h"
@@ -92,6 +93,10 @@ ABSL_FLAG(int, groups, 0,
           "--replicas)");
 ABSL_FLAG(std::string, served_model_name, "",
           "serve: the model id clients name over HTTP (default: the model directory's name)");
+ABSL_FLAG(std::string, api_key, "",
+          "serve/coordinator: require this key as a bearer token on the API (gRPC metadata "
+          "authorization, HTTP /v1/ Authorization header); clients send it (default: "
+          "$DSM_API_KEY; loadtest also $OPENAI_API_KEY)");
 ABSL_FLAG(bool, demo, false, "serve: a generated demo model (no download needed)");
 ABSL_FLAG(int, max_queue, 256, "serve: waiting sequences before RESOURCE_EXHAUSTED");
 // clients
@@ -175,6 +180,7 @@ ClientOptions ClientFlags() {
   if (!absl::GetFlag(FLAGS_addr).empty()) o.address = absl::GetFlag(FLAGS_addr);
   o.json = absl::GetFlag(FLAGS_json);
   o.timeout_s = absl::GetFlag(FLAGS_timeout_s);
+  o.api_key = ApiKeyFromFlagOrEnv(absl::GetFlag(FLAGS_api_key));
   v1::GenerationParams& p = o.params;
   p.set_max_tokens(absl::GetFlag(FLAGS_max_tokens));
   p.set_temperature(absl::GetFlag(FLAGS_temperature));
@@ -225,6 +231,7 @@ int ServeMain(bool registered) {
   o.http_port = absl::GetFlag(FLAGS_http_port);
   o.metrics_port = absl::GetFlag(FLAGS_metrics_port);
   o.served_model_name = absl::GetFlag(FLAGS_served_model_name);
+  o.api_key = ApiKeyFromFlagOrEnv(absl::GetFlag(FLAGS_api_key));
   o.demo = absl::GetFlag(FLAGS_demo);
   o.drain_timeout_s = absl::GetFlag(FLAGS_drain_timeout_s);
   if (absl::Status s = ParseLogFormat(absl::GetFlag(FLAGS_log_format), &o.coordinator.log_format);
@@ -369,7 +376,8 @@ int main(int argc, char** argv) {
   if (command == "loadtest") {
     return dsm::LoadTestMain({absl::GetFlag(FLAGS_addr), absl::GetFlag(FLAGS_temperature),
                               absl::GetFlag(FLAGS_seed), absl::GetFlag(FLAGS_ignore_eos),
-                              absl::GetFlag(FLAGS_timeout_s)});
+                              absl::GetFlag(FLAGS_timeout_s),
+                              dsm::ApiKeyFromFlagOrEnv(absl::GetFlag(FLAGS_api_key))});
   }
   if (command == "eval") {
     // Chains of thought need more than the 16 tokens `dsm generate` defaults to: left at
@@ -380,7 +388,8 @@ int main(int argc, char** argv) {
         max_tokens != nullptr && max_tokens->CurrentValue() == max_tokens->DefaultValue();
     return dsm::EvalMain({absl::GetFlag(FLAGS_addr), absl::GetFlag(FLAGS_temperature),
                           absl::GetFlag(FLAGS_seed), absl::GetFlag(FLAGS_timeout_s),
-                          max_tokens_default ? 0 : absl::GetFlag(FLAGS_max_tokens)});
+                          max_tokens_default ? 0 : absl::GetFlag(FLAGS_max_tokens),
+                          dsm::ApiKeyFromFlagOrEnv(absl::GetFlag(FLAGS_api_key))});
   }
   std::fprintf(stderr, "dsm: unknown command '%s'\n%s", command.c_str(),
                dsm::GeneralHelp().c_str());

@@ -124,6 +124,7 @@ absl::Status RunServe(ServeOptions options) {
   const std::string address = absl::StrCat(options.host, ":", options.port);
   if (absl::Status s = CheckPortFree(options.host, options.port); !s.ok()) return s;
   InferenceService service;
+  service.SetApiKey(options.api_key);
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
@@ -212,7 +213,7 @@ absl::Status RunServe(ServeOptions options) {
   std::unique_ptr<OpenAiHttpServer> http;
   if (options.http_port >= 0) {
     absl::StatusOr<std::unique_ptr<OpenAiHttpServer>> bound =
-        OpenAiHttpServer::Bind(options.host, options.http_port, model_id, scrape);
+        OpenAiHttpServer::Bind(options.host, options.http_port, model_id, scrape, options.api_key);
     if (!bound.ok()) {
       server->Shutdown(std::chrono::system_clock::now());
       return bound.status();

@@ -23,6 +23,9 @@ struct ServeOptions {
   // After SIGTERM/SIGINT: how long running requests may take to finish before they are
   // ended with UNAVAILABLE.
   int drain_timeout_s = 30;
+  // Non-empty: the public API needs this bearer token (gRPC dsm.v1.Inference calls and
+  // HTTP /v1/ requests); health checks and metrics stay open.
+  std::string api_key;
 };
 
 absl::Status RunServe(ServeOptions options);

@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/synchronization/mutex.h"
+#include "common/api_key.h"
 #include "coordinator/openai/http_bind.h"
 #include "coordinator/openai/openai_protocol.h"
 #include "coordinator/openai/peer_watch.h"
@@ -82,10 +83,12 @@ std::string HttpErrorMessage(const httplib::Request& req, int status) {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<OpenAiHttpServer>> OpenAiHttpServer::Bind(
-    const std::string& host, int port, std::string model_id, std::function<std::string()> scrape) {
+    const std::string& host, int port, std::string model_id, std::function<std::string()> scrape,
+    std::string api_key) {
   auto s = std::unique_ptr<OpenAiHttpServer>(new OpenAiHttpServer());
   s->server_ = std::make_unique<httplib::Server>();
   s->model_id_ = std::move(model_id);
+  s->api_key_ = std::move(api_key);
   s->metrics_ = std::move(scrape);
   absl::StatusOr<int> bound = BindHttpServer(*s->server_, host, port, kHttpThreads, "--http-port");
   if (!bound.ok()) return bound.status();
@@ -104,6 +107,24 @@ void OpenAiHttpServer::Stop() {
 
 void OpenAiHttpServer::Route() {
   server_->set_payload_max_length(kMaxBodyBytes);
+  if (!api_key_.empty()) {
+    // The API (/v1/...) needs the key; probes and Prometheus do not.
+    server_->set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+      if (req.path.rfind("/v1/", 0) != 0 ||
+          BearerTokenMatches(req.get_header_value("Authorization"), api_key_)) {
+        return httplib::Server::HandlerResponse::Unhandled;
+      }
+      res.set_header("WWW-Authenticate", "Bearer");
+      SendJson(res, 401,
+               openai::ErrorBody(req.has_header("Authorization")
+                                     ? "the API key in the Authorization header is not this "
+                                       "server's"
+                                     : "this server needs an API key: send the header "
+                                       "Authorization: Bearer <key>",
+                                 "invalid_request_error", "invalid_api_key"));
+      return httplib::Server::HandlerResponse::Handled;
+    });
+  }
   // Wrong method on a known path: 405 with Allow, as clients and proxies expect.
   const auto method_not_allowed = [](const char* allow) {
     return [allow](const httplib::Request& req, httplib::Response& res) {

@@ -24,9 +24,11 @@ class OpenAiHttpServer {
   // Binds host:port (exclusively; 0 picks a free port) before the model loads; until
   // SetCoordinator, requests get 503 "server is starting".
   // With `scrape`, GET /metrics serves the text it returns (Prometheus exposition).
+  // With `api_key`, every /v1/ request must carry "Authorization: Bearer <key>" (401
+  // otherwise); /health and /metrics stay open for probes and Prometheus, as in vLLM.
   static absl::StatusOr<std::unique_ptr<OpenAiHttpServer>> Bind(
       const std::string& host, int port, std::string model_id,
-      std::function<std::string()> scrape = nullptr);
+      std::function<std::string()> scrape = nullptr, std::string api_key = "");
   ~OpenAiHttpServer();  // stops serving
 
   int port() const { return port_; }
@@ -40,6 +42,7 @@ class OpenAiHttpServer {
 
   std::unique_ptr<httplib::Server> server_;
   std::string model_id_;
+  std::string api_key_;
   int port_ = 0;
   std::atomic<Coordinator*> coordinator_{nullptr};
   std::atomic<uint64_t> next_id_{1};

@@ -72,6 +72,7 @@ int EvalMain(const EvalClientFlags& shared) {
   }
   EvalOptions options;
   if (!shared.address.empty()) options.address = shared.address;
+  options.api_key = shared.api_key;
   options.template_name = absl::GetFlag(FLAGS_template);
   options.concurrency = absl::GetFlag(FLAGS_concurrency);
   options.samples = absl::GetFlag(FLAGS_vote);

@@ -14,6 +14,7 @@ struct EvalClientFlags {
   uint64_t seed = 0;
   double timeout_s = 0;
   int max_tokens = 0;
+  std::string api_key;
 };
 
 int EvalMain(const EvalClientFlags& shared);

@@ -15,6 +15,7 @@
 #include "answers/final_answer.h"
 #include "answers/majority_vote.h"
 #include "answers/normalize_answer.h"
+#include "common/api_key.h"
 #include "dsm/v1/inference.grpc.pb.h"
 #include "nlohmann/json.hpp"
 #include "tools/eval/prompt_templates.h"
@@ -56,6 +57,9 @@ ItemResult RunItem(v1::Inference::Stub& stub, const EvalOptions& options, const 
   for (const std::string& stop : prompt->stop) params.add_stop(stop);
 
   grpc::ClientContext context;
+  if (!options.api_key.empty()) {
+    context.AddMetadata("authorization", BearerAuthorization(options.api_key));
+  }
   if (options.timeout_s > 0) {
     context.set_deadline(std::chrono::system_clock::now() +
                          std::chrono::milliseconds(static_cast<int64_t>(options.timeout_s * 1e3)));

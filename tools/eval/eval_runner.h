@@ -31,6 +31,7 @@ struct EvalOptions {
   float temperature = 0.0f;
   uint64_t seed = 0;
   double timeout_s = 0;
+  std::string api_key;  // sent as "authorization: Bearer <key>" when set
   // Progress as one bar redrawn in place (a terminal) instead of a line per problem.
   bool progress_bar = false;
 };

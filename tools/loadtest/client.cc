@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "common/api_key.h"
 #include "dsm/v1/inference.grpc.pb.h"
 #include "nlohmann/json.hpp"
 
@@ -77,6 +78,9 @@ class GrpcClient : public LoadClient {
     grpc::ClientContext context;
     context.set_deadline(std::chrono::system_clock::now() +
                          std::chrono::milliseconds(static_cast<int64_t>(options_.timeout_s * 1e3)));
+    if (!options_.api_key.empty()) {
+      context.AddMetadata("authorization", BearerAuthorization(options_.api_key));
+    }
     const Clock::time_point sent = Clock::now();
     r.start_s = std::chrono::duration<double>(sent - run_start).count();
     grpc::Status status;
@@ -123,6 +127,7 @@ class HttpClient : public LoadClient {
     client_.set_write_timeout(timeout, 0);
     client_.set_connection_timeout(10, 0);
     client_.set_keep_alive(true);
+    if (!options.api_key.empty()) client_.set_bearer_token_auth(options.api_key.c_str());
   }
 
   RequestRecord Send(const RequestSpec& spec, Clock::time_point run_start) override {
@@ -231,8 +236,16 @@ absl::StatusOr<ServerInfo> QueryServer(const ClientOptions& options) {
     context.set_deadline(
         std::chrono::system_clock::now() +
         std::chrono::milliseconds(static_cast<int64_t>(1e3 * std::min(10.0, options.timeout_s))));
+    if (!options.api_key.empty()) {
+      context.AddMetadata("authorization", BearerAuthorization(options.api_key));
+    }
     v1::ModelInfo model;
     grpc::Status s = stub->GetModelInfo(&context, v1::GetModelInfoRequest(), &model);
+    if (s.error_code() == grpc::StatusCode::UNAUTHENTICATED) {
+      return absl::UnauthenticatedError(absl::StrCat("the gRPC server at ", options.address,
+                                                     " refused the call: ", s.error_message(),
+                                                     " (give --api_key or set DSM_API_KEY)"));
+    }
     if (!s.ok()) {
       return absl::UnavailableError(absl::StrCat("cannot reach the gRPC server at ",
                                                  options.address, ": ", s.error_message()));
@@ -246,19 +259,35 @@ absl::StatusOr<ServerInfo> QueryServer(const ClientOptions& options) {
   }
   httplib::Client client(absl::StrCat("http://", options.address));
   client.set_connection_timeout(static_cast<time_t>(std::min(10.0, options.timeout_s)), 0);
+  if (!options.api_key.empty()) client.set_bearer_token_auth(options.api_key.c_str());
   httplib::Result models = client.Get("/v1/models");
   if (!models || models->status != 200) {
     return absl::UnavailableError(absl::StrCat(
         "cannot list models at http://", options.address, "/v1/models: ",
-        models ? absl::StrCat("HTTP ", models->status) : httplib::to_string(models.error())));
+        models ? absl::StrCat("HTTP ", models->status,
+                              models->status == 401 ? " (give --api_key or set DSM_API_KEY)" : "")
+               : httplib::to_string(models.error())));
   }
   const nlohmann::json j = nlohmann::json::parse(models->body, nullptr, false);
-  if (j.is_discarded() || !j.contains("data") || j["data"].empty()) {
+  if (j.is_discarded() || !j.contains("data") || !j["data"].is_array() || j["data"].empty()) {
     return absl::UnavailableError("/v1/models answered without a model");
   }
-  info.model = j["data"][0].value("id", "");
-  // The vocabulary bounds synthetic token ids; the model card carries it as an extension.
-  info.vocab_size = j["data"][0].value("vocab_size", 0);
+  // The requested model's card, or the first; the vocabulary (a dsmserve extension of
+  // the card) bounds synthetic token ids.
+  const nlohmann::json* card = &j["data"][0];
+  if (!options.model.empty()) {
+    card = nullptr;
+    for (const nlohmann::json& m : j["data"]) {
+      if (m.is_object() && m.value("id", "") == options.model) card = &m;
+    }
+    if (card == nullptr) {
+      return absl::NotFoundError(absl::StrCat("--request_model \"", options.model,
+                                              "\" is not among the server's /v1/models"));
+    }
+  }
+  if (!card->is_object()) return absl::UnavailableError("/v1/models answered without a model");
+  info.model = card->value("id", "");
+  info.vocab_size = card->value("vocab_size", 0);
   return info;
 }
 

@@ -36,6 +36,8 @@ struct ClientOptions {
   double temperature = 0;  // 0 = greedy
   bool ignore_eos = true;  // generate exactly max_tokens
   double timeout_s = 600;  // per request
+  std::string api_key;     // HTTP: sent as "Authorization: Bearer <key>" when set
+  std::string model;       // HTTP: the model requests name; empty = the server's first
 };
 
 // Asks the server for its vocabulary size and model name (fails with a clear status

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <string>
 #include <vector>
@@ -22,6 +23,8 @@ ABSL_FLAG(std::string, protocol, "grpc",
 ABSL_FLAG(std::string, endpoint, "completions",
           "loadtest: completions (gRPC Generate, HTTP /v1/completions) or chat (gRPC Chat, HTTP "
           "/v1/chat/completions; text or messages prompts from --prompts)");
+ABSL_FLAG(std::string, request_model, "",
+          "loadtest (http): the model name requests carry (default: the first of /v1/models)");
 ABSL_FLAG(int, concurrency, 8,
           "loadtest: closed loop: concurrent clients; open loop: most requests in flight");
 ABSL_FLAG(std::string, rate, "",
@@ -110,6 +113,11 @@ int LoadTestMain(const LoadTestClientFlags& shared) {
                                                : "127.0.0.1:50051";
   client.stream = absl::GetFlag(FLAGS_stream);
   client.endpoint = absl::GetFlag(FLAGS_endpoint);
+  client.api_key = shared.api_key;
+  if (const char* env = std::getenv("OPENAI_API_KEY"); client.api_key.empty() && env != nullptr) {
+    client.api_key = env;
+  }
+  client.model = absl::GetFlag(FLAGS_request_model);
   if (client.endpoint != "completions" && client.endpoint != "chat") {
     return Fail(
         absl::StrCat("--endpoint must be completions or chat, got '", client.endpoint, "'"));

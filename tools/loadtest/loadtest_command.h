@@ -13,6 +13,7 @@ struct LoadTestClientFlags {
   uint64_t seed = 0;
   bool ignore_eos = false;
   double timeout_s = 0;
+  std::string api_key;  // sent as a bearer token (HTTP header, gRPC metadata) when set
 };
 
 int LoadTestMain(const LoadTestClientFlags& shared);
