@@ -143,11 +143,18 @@ absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Start(const Coordinato
   } else if (!absl::IsNotFound(files.status())) {
     return files.status();
   }
-  c->limits_.context_length = c->config_.max_position_embeddings;
+  if (options.max_model_len < 0 || options.max_model_len > c->config_.max_position_embeddings) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--max-model-len ", options.max_model_len, " is outside [0, ",
+        c->config_.max_position_embeddings, "] (the model's max_position_embeddings)"));
+  }
+  const int64_t context_length =
+      options.max_model_len > 0 ? options.max_model_len : c->config_.max_position_embeddings;
+  c->limits_.context_length = context_length;
   c->limits_.vocab_size = c->config_.vocab_size;
 
   SchedulerConfig scheduler;
-  scheduler.context_length = c->config_.max_position_embeddings;
+  scheduler.context_length = context_length;
   scheduler.max_batch_tokens = options.max_batch_tokens;
   scheduler.max_running = options.max_running;
   std::optional<int64_t> eos = c->config_.eos_token_id;
@@ -511,7 +518,7 @@ absl::StatusOr<v1::GenerateResponse> Coordinator::Run(const PreparedRequest& req
 v1::ModelInfo Coordinator::Info() const {
   v1::ModelInfo info;
   info.set_model_id(std::filesystem::path(options_.model_dir).filename().string());
-  info.set_context_length(config_.max_position_embeddings);
+  info.set_context_length(limits_.context_length);
   info.set_vocab_size(config_.vocab_size);
   info.set_tensor_parallel_size(options_.tp);
   info.set_replicas(options_.replicas);

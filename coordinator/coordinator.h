@@ -30,6 +30,9 @@ struct CoordinatorOptions {
   int max_batch_tokens = 512;
   int max_running = 256;          // sequences decoding together per group
   int max_queued_requests = 256;  // waiting sequences beyond this get RESOURCE_EXHAUSTED
+  // The longest prompt + output served (vLLM's --max-model-len); 0 = the model's
+  // max_position_embeddings, which it may not exceed.
+  int64_t max_model_len = 0;
   std::string backend = "cpu";
   LogFormat log_format = LogFormat::kText;  // the one-line-per-request log on stderr
   // Starts each group's workers (LocalRegisteredLauncher for `dsm serve`); required.

@@ -98,6 +98,9 @@ ABSL_FLAG(std::string, api_key, "",
           "authorization, HTTP /v1/ Authorization header); clients send it (default: "
           "$DSM_API_KEY; loadtest also $OPENAI_API_KEY)");
 ABSL_FLAG(bool, demo, false, "serve: a generated demo model (no download needed)");
+ABSL_FLAG(int64_t, max_model_len, 0,
+          "serve: the longest prompt + output served, at most the model's "
+          "max_position_embeddings (0 = that)");
 ABSL_FLAG(int, max_queue, 256, "serve: waiting sequences before RESOURCE_EXHAUSTED");
 // clients
 ABSL_FLAG(std::string, addr, "",
@@ -214,6 +217,7 @@ int ServeMain(bool registered) {
   o.coordinator.max_batch_tokens = absl::GetFlag(FLAGS_max_batch_tokens);
   o.coordinator.max_running = absl::GetFlag(FLAGS_max_running);
   o.coordinator.max_queued_requests = absl::GetFlag(FLAGS_max_queue);
+  o.coordinator.max_model_len = absl::GetFlag(FLAGS_max_model_len);
   o.coordinator.workers.worker_binary = DefaultWorkerBinary();
   o.coordinator.workers.threads_per_rank = absl::GetFlag(FLAGS_threads);
   o.coordinator.workers.kv_cache_mib = absl::GetFlag(FLAGS_kv_cache_mib);
