@@ -9,7 +9,7 @@ namespace dsm {
 absl::StatusOr<std::unique_ptr<MetricsHttpServer>> MetricsHttpServer::Start(
     const std::string& host, int port, std::function<std::string()> scrape) {
   auto s = std::unique_ptr<MetricsHttpServer>(new MetricsHttpServer());
-  s->server_ = std::make_unique<httplib::Server>();
+  s->server_ = NewHttpServer();
   absl::StatusOr<int> bound = BindHttpServer(*s->server_, host, port, 4, "--metrics-port");
   if (!bound.ok()) return bound.status();
   s->port_ = *bound;

@@ -86,7 +86,7 @@ absl::StatusOr<std::unique_ptr<OpenAiHttpServer>> OpenAiHttpServer::Bind(
     const std::string& host, int port, std::string model_id, std::function<std::string()> scrape,
     std::string api_key) {
   auto s = std::unique_ptr<OpenAiHttpServer>(new OpenAiHttpServer());
-  s->server_ = std::make_unique<httplib::Server>();
+  s->server_ = NewHttpServer();
   s->model_id_ = std::move(model_id);
   s->api_key_ = std::move(api_key);
   s->metrics_ = std::move(scrape);
