@@ -397,8 +397,19 @@ json UsageJson(const v1::Usage& usage) {
 
 absl::StatusOr<ParsedRequest> ParseRequest(Endpoint endpoint, const std::string& body,
                                            const std::string& served_model) {
-  const json j = json::parse(body, nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded()) return absl::InvalidArgumentError("the request body is not valid JSON");
+  json j;
+  try {
+    j = json::parse(body);
+  } catch (const json::parse_error& e) {
+    // The parser's own words say where and why ("parse error at line 1, column 13: ...
+    // ill-formed UTF-8 byte"); its "[json.exception.parse_error.101] " tag is noise.
+    std::string why = e.what();
+    if (const size_t tag_end = why.find("] ");
+        why.rfind("[json.exception", 0) == 0 && tag_end != std::string::npos) {
+      why = why.substr(tag_end + 2);
+    }
+    return absl::InvalidArgumentError(absl::StrCat("the request body is not valid JSON: ", why));
+  }
   if (!j.is_object()) return absl::InvalidArgumentError("the request body must be a JSON object");
   ParsedRequest out;
   out.endpoint = endpoint;

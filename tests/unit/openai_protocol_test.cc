@@ -94,6 +94,16 @@ TEST(OpenAiProtocolTest, BadInputNamesTheField) {
   }
   EXPECT_FALSE(ParseRequest(Endpoint::kCompletions, "[1,2]", "m").ok());
   EXPECT_FALSE(ParseRequest(Endpoint::kCompletions, "{", "m").ok());
+  // A body that is not JSON says where and why.
+  absl::StatusOr<ParsedRequest> trailing_comma =
+      ParseRequest(Endpoint::kCompletions, R"({"prompt": "x",})", "m");
+  ASSERT_FALSE(trailing_comma.ok());
+  EXPECT_NE(trailing_comma.status().message().find("column 16"), std::string::npos)
+      << trailing_comma.status();
+  absl::StatusOr<ParsedRequest> bad_utf8 =
+      ParseRequest(Endpoint::kCompletions, "{\"prompt\": \"\xff\"}", "m");
+  ASSERT_FALSE(bad_utf8.ok());
+  EXPECT_NE(bad_utf8.status().message().find("UTF-8"), std::string::npos) << bad_utf8.status();
 }
 
 TEST(OpenAiProtocolTest, ErrorsMapToHttpCodesAndParams) {
