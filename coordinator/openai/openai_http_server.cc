@@ -18,9 +18,13 @@ namespace {
 
 using nlohmann::json;
 
-// Connections served at once: every streaming request holds one thread while it runs,
-// so this bounds concurrent HTTP requests (the coordinator's queue limit applies within).
-constexpr int kHttpThreads = 256;
+// Connections served at once. httplib gives each connection a thread, held by a running
+// request and also by an idle one: up to 5 s waiting for a request's first bytes or
+// for the next request on a kept-alive connection (clients' connection pools). With 256,
+// 300 idle connections delayed a real request by ~5 s; 1024 leaves room for the
+// coordinator's 256 running and 256 queued requests plus ~500 idle connections.
+// (Threads cost address space, and memory only for the stack pages they touch.)
+constexpr int kHttpThreads = 1024;
 
 // Largest request body read: a prompt that fits any context is far smaller, and a
 // larger body would only cost memory and tokenizer time before its rejection.
